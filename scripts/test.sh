@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up the full development environment (.venv: all four parts, editable) and run
+# lint and the whole test suite. Extra arguments go to pytest.
+. "$(dirname "$0")/_env.sh"
+cd "$ROOT"
+start=$(date +%s)
+make_venv .venv -e ./specs -e ./zoo -e ./runtime -e './trainer' -r requirements-dev.txt
+echo "environment ready in $(( $(date +%s) - start ))s"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest "$@"
+echo "tests finished in $(( $(date +%s) - start ))s (set-up included)"

@@ -1,0 +1,108 @@
+"""Architecture specs for the four models of the DeepPoseKit paper, as a tagged union.
+
+Defaults follow DeepPoseKit (DESIGN.md, section 6). Checks that need the input size or
+the output stride live in :class:`dpk.specs.ModelSpec`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from dpk.specs._base import UNION_TAGS, StrictModel
+
+__all__ = [
+    "LEAP",
+    "Architecture",
+    "DeepLabCut",
+    "StackedDenseNet",
+    "StackedHourglass",
+    "max_transitions",
+]
+
+
+def max_transitions(height: int, width: int, min_size: int = 3) -> int:
+    """Most 2x downsamplings that keep the smaller side at least ``min_size`` pixels.
+
+    dpk pads inputs to the multiple of two the architecture needs, so sides need not be
+    divisible; this only keeps the bottleneck from shrinking below a few pixels.
+    """
+    side = min(height, width)
+    return max(0, math.floor(math.log2(side / min_size)))
+
+
+class StackedDenseNet(StrictModel):
+    """The paper's Stacked DenseNet: fully-convolutional DenseNet encoder-decoders, stacked
+    with intermediate supervision, SELU activations."""
+
+    type: Literal["stacked_densenet"] = "stacked_densenet"
+    """Architecture tag."""
+    n_stacks: int = Field(default=1, ge=1, le=8)
+    """Number of stacked encoder-decoders; each stack's output is trained on the targets."""
+    n_transitions: int = -1
+    """Down/up transitions per stack counted from the input; -1 uses the most the input
+    size allows, -2 one fewer, and so on."""
+    growth_rate: int = Field(default=48, ge=4, le=512)
+    """Channels added by each dense block's 3x3 convolution."""
+    bottleneck_factor: float = Field(default=1.0, gt=0, le=8)
+    """1x1 bottleneck width as a multiple of the growth rate."""
+    compression_factor: float = Field(default=0.5, gt=0, le=1)
+    """Channel compression of each transition."""
+    layers_per_block: int = Field(default=1, ge=1, le=8)
+    """Dense layers (1x1 bottleneck + 3x3 conv) in each block."""
+
+
+class StackedHourglass(StrictModel):
+    """Stacked Hourglass (Newell et al. 2016): residual bottleneck blocks, nearest-neighbour
+    upsampling with skip additions, intermediate supervision per stack."""
+
+    type: Literal["stacked_hourglass"] = "stacked_hourglass"
+    """Architecture tag."""
+    n_stacks: int = Field(default=2, ge=1, le=8)
+    """Number of hourglasses."""
+    n_transitions: int = -1
+    """Down/up transitions per hourglass counted from the input; -1 = the most possible."""
+    filters: int = Field(default=256, ge=8, le=1024)
+    """Channels of the residual blocks."""
+    bottleneck_factor: int = Field(default=2, ge=1, le=8)
+    """Residual bottleneck: inner width = filters / bottleneck_factor."""
+
+
+class DeepLabCut(StrictModel):
+    """DeepLabCut (Mathis et al. 2018): an ImageNet backbone at output stride 16 with a
+    transposed-convolution head up to the target stride."""
+
+    type: Literal["deeplabcut"] = "deeplabcut"
+    """Architecture tag."""
+    backbone: Literal["resnet50", "mobilenetv2", "densenet121"] = "resnet50"
+    """Feature extractor."""
+    alpha: float = Field(default=1.0, gt=0, le=1.4)
+    """Width multiplier (MobileNetV2 only: 0.35, 0.5, 0.75, 1.0, 1.3 or 1.4)."""
+    weights: str | None = None
+    """Path to a local Keras weights file with ImageNet weights for the backbone (no
+    downloads at run time); None initialises randomly."""
+
+
+class LEAP(StrictModel):
+    """LEAP (Pereira et al. 2019): three convolution blocks with pooling, then
+    transposed-convolution upsampling to full resolution."""
+
+    type: Literal["leap"] = "leap"
+    """Architecture tag."""
+    filters: int = Field(default=64, ge=8, le=512)
+    """Channels of the first block (doubled at each of the next two)."""
+    upsampling: Literal["transposed", "bilinear"] = "transposed"
+    """How the decoder upsamples."""
+    batch_norm: bool = False
+    """Batch normalisation after each convolution (off in the paper)."""
+
+
+Architecture = Annotated[
+    StackedDenseNet | StackedHourglass | DeepLabCut | LEAP,
+    Field(discriminator="type"),
+]
+"""One of the four architectures, chosen by its ``type`` field."""
+
+UNION_TAGS["architecture"] = {"stacked_densenet", "stacked_hourglass", "deeplabcut", "leap"}

@@ -1,0 +1,177 @@
+"""The top-level model spec that ties skeleton, input, architecture, targets, augmentation,
+training, data and card together, with the checks that span several sections."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+
+from dpk.specs._base import Problems, StrictModel
+from dpk.specs.architectures import (
+    LEAP,
+    Architecture,
+    DeepLabCut,
+    StackedDenseNet,
+    StackedHourglass,
+    max_transitions,
+)
+from dpk.specs.card import ModelCard
+from dpk.specs.data import DataSpec
+from dpk.specs.preprocessing import Preprocessing
+from dpk.specs.skeleton import Skeleton
+from dpk.specs.training import Augmentation, Targets, Training
+
+__all__ = ["SPEC_VERSION", "ModelSpec", "n_output_maps", "resolve_transitions"]
+
+SPEC_VERSION = 1
+"""The version of the spec format this package reads and writes."""
+
+_MOBILENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+
+
+def resolve_transitions(n_transitions: int, height: int, width: int) -> int:
+    """Turn a relative ``n_transitions`` (-1 = the most possible) into a count.
+
+    Raises:
+        ValueError: The count is out of range for this input size.
+    """
+    most = max_transitions(height, width)
+    count = most + n_transitions + 1 if n_transitions < 0 else n_transitions
+    if n_transitions == 0 or not 1 <= count <= most:
+        raise ValueError(
+            f"n_transitions {n_transitions} is out of range for a {height}x{width} input: "
+            f"use 1..{most}, or -1..-{most} to count back from the most possible"
+        )
+    return count
+
+
+def n_output_maps(skeleton: Skeleton, graph: bool) -> int:
+    """Number of confidence maps the network predicts (see DESIGN.md, section 5).
+
+    K keypoint maps, then with the posture graph: one map per limb group that has edges,
+    one per edge, one of all edges (when there are edges) and one global map.
+    """
+    k = skeleton.n_keypoints
+    if not graph:
+        return k
+    edges = skeleton.edges
+    groups = _limb_groups(skeleton)
+    return k + len(groups) + len(edges) + (1 if edges else 0) + 1
+
+
+def _limb_groups(skeleton: Skeleton) -> list[int]:
+    """Roots that have at least one descendant."""
+    parents = skeleton.parent_indices
+    return [r for r in skeleton.roots if any(p == r for p in parents)]
+
+
+class ModelSpec(StrictModel):
+    """Everything that defines a pose model: the single source of truth for training,
+    export (it travels inside the ONNX file) and inference."""
+
+    spec_version: Literal[1] = SPEC_VERSION
+    """Version of this format."""
+    name: str = "model"
+    """A short name for the model (used for run folders and exported files)."""
+    skeleton: Skeleton
+    """Keypoints, parents and left/right swaps."""
+    preprocessing: Preprocessing
+    """The model's input and how frames are fitted to it."""
+    architecture: Architecture = StackedDenseNet()
+    """Network architecture (``type`` picks one of the four)."""
+    targets: Targets = Targets()
+    """Confidence-map targets."""
+    augmentation: Augmentation = Augmentation()
+    """Training augmentation."""
+    training: Training = Training()
+    """Optimisation settings."""
+    data: DataSpec | None = None
+    """Training data (needed by ``dpk train``)."""
+    card: ModelCard | None = None
+    """Model card (filled by ``dpk publish``)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelSpec:
+        problems: list[tuple[str, str]] = []
+        arch, targets, pre = self.architecture, self.targets, self.preprocessing
+        d = targets.downsample_factor
+        if isinstance(arch, LEAP) and d != 0:
+            problems.append(
+                (
+                    "targets.downsample_factor",
+                    f"architecture leap predicts full-resolution maps: set it to 0 (it is {d})",
+                )
+            )
+        if isinstance(arch, DeepLabCut):
+            if d > 4:
+                problems.append(
+                    (
+                        "targets.downsample_factor",
+                        f"architecture deeplabcut has output stride 16 at most: use 0..4 (it is {d})",
+                    )
+                )
+            if arch.backbone != "mobilenetv2" and arch.alpha != 1.0:
+                problems.append(
+                    ("architecture.alpha", f"applies to mobilenetv2 only, not {arch.backbone}")
+                )
+            if arch.backbone == "mobilenetv2" and arch.alpha not in _MOBILENET_ALPHAS:
+                problems.append(
+                    ("architecture.alpha", f"must be one of {_MOBILENET_ALPHAS} for mobilenetv2")
+                )
+            if min(pre.height, pre.width) < 32:
+                problems.append(
+                    ("preprocessing", "architecture deeplabcut needs at least 32x32 pixels")
+                )
+        if isinstance(arch, StackedDenseNet | StackedHourglass):
+            if d < 1:
+                problems.append(
+                    (
+                        "targets.downsample_factor",
+                        f"architecture {arch.type} needs 1 or more (it is {d}); use leap for "
+                        "full-resolution maps",
+                    )
+                )
+            try:
+                count = resolve_transitions(arch.n_transitions, pre.height, pre.width)
+            except ValueError as error:
+                problems.append(("architecture.n_transitions", str(error)))
+            else:
+                if count <= d:
+                    problems.append(
+                        (
+                            "architecture.n_transitions",
+                            f"resolves to {count}, which must be greater than "
+                            f"targets.downsample_factor ({d}): use a larger input, a smaller "
+                            "downsample_factor or more transitions",
+                        )
+                    )
+        if 2**d > min(pre.height, pre.width) // 2:
+            problems.append(
+                (
+                    "targets.downsample_factor",
+                    f"{d} leaves maps of under 2 pixels for a {pre.height}x{pre.width} input",
+                )
+            )
+        if self.data and self.data.crop and self.data.crop.anchor not in self.skeleton.names:
+            problems.append(
+                ("data.crop.anchor", f"{self.data.crop.anchor!r} is not a keypoint of the skeleton")
+            )
+        keypoints = self.data.keypoints if self.data else None
+        if keypoints is not None and list(keypoints) != list(self.skeleton.names):
+            problems.append(
+                ("data.keypoints", "must list the skeleton's keypoints in the same order")
+            )
+        if problems:
+            raise Problems(problems)
+        return self
+
+    @property
+    def n_keypoints(self) -> int:
+        """Number of keypoints."""
+        return self.skeleton.n_keypoints
+
+    @property
+    def n_output_maps(self) -> int:
+        """Number of maps the network predicts."""
+        return n_output_maps(self.skeleton, self.targets.graph)

@@ -1,0 +1,174 @@
+"""Targets (confidence maps), augmentation (the paper's Figure 2) and training settings."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from dpk.specs._base import StrictModel
+
+__all__ = [
+    "Augmentation",
+    "Checkpointing",
+    "EarlyStopping",
+    "LearningRateSchedule",
+    "Targets",
+    "Training",
+]
+
+
+def _check_range(low: float, high: float, name: str) -> None:
+    if low > high:
+        raise ValueError(f"{name}: the lower bound {low} is above the upper bound {high}")
+
+
+class Targets(StrictModel):
+    """Confidence maps the network learns: keypoint Gaussians and the posture graph."""
+
+    sigma: float = Field(default=5.0, gt=0, le=100)
+    """Gaussian standard deviation in input pixels (divided by the stride on the maps)."""
+    downsample_factor: int = Field(default=2, ge=0, le=5)
+    """Output stride is 2**downsample_factor (2 = quarter resolution)."""
+    graph: bool = True
+    """Also predict the hierarchical posture graph (limb lines, limb groups, all edges,
+    everything): 2K+2 maps in total instead of K."""
+    graph_scale: float = Field(default=1.0, ge=0, le=10)
+    """Multiplier of the posture-graph maps."""
+    mask_missing: bool = True
+    """Missing (NaN) keypoints get no target and no loss weight."""
+
+    @property
+    def stride(self) -> int:
+        """Output stride in input pixels."""
+        return 2**self.downsample_factor
+
+
+class Augmentation(StrictModel):
+    """Random spatial and noise transforms applied to training images and keypoints.
+
+    Every transform has a probability; a probability of 0 switches it off. Flips swap
+    left/right keypoints by the skeleton's swap map.
+    """
+
+    enabled: bool = True
+    """Switch all augmentation on or off."""
+    flip_lr: float = Field(default=0.5, ge=0, le=1)
+    """Probability of a left-right flip (with left/right keypoint swap)."""
+    flip_ud: float = Field(default=0.0, ge=0, le=1)
+    """Probability of an up-down flip (with swap)."""
+    affine: float = Field(default=0.75, ge=0, le=1)
+    """Probability of a random affine transform (rotation, scale, translation, shear)."""
+    rotation: float = Field(default=180.0, ge=0, le=180)
+    """Maximum rotation in degrees, either way."""
+    scale: tuple[float, float] = (0.9, 1.1)
+    """Range of the zoom factor."""
+    translation: float = Field(default=0.05, ge=0, le=0.5)
+    """Maximum translation as a fraction of the image side."""
+    shear: float = Field(default=8.0, ge=0, le=45)
+    """Maximum shear in degrees, either way."""
+    noise: float = Field(default=0.25, ge=0, le=1)
+    """Probability of additive Gaussian noise."""
+    noise_std: float = Field(default=0.03, ge=0, le=1)
+    """Maximum standard deviation of the noise (0..1 intensity scale)."""
+    dropout: float = Field(default=0.1, ge=0, le=1)
+    """Probability of pixel dropout."""
+    dropout_rate: float = Field(default=0.02, ge=0, le=0.5)
+    """Fraction of pixels dropped when dropout is applied."""
+    blur: float = Field(default=0.1, ge=0, le=1)
+    """Probability of Gaussian blur."""
+    blur_sigma: tuple[float, float] = (0.0, 1.5)
+    """Range of the blur sigma in pixels."""
+    contrast: float = Field(default=0.3, ge=0, le=1)
+    """Probability of a contrast change."""
+    contrast_range: tuple[float, float] = (0.75, 1.25)
+    """Range of the contrast factor."""
+    brightness: float = Field(default=0.3, ge=0, le=1)
+    """Probability of a brightness shift."""
+    brightness_range: float = Field(default=0.15, ge=0, le=1)
+    """Maximum brightness shift (0..1 intensity scale), either way."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Augmentation:
+        _check_range(*self.scale, "scale")
+        _check_range(*self.blur_sigma, "blur_sigma")
+        _check_range(*self.contrast_range, "contrast_range")
+        if self.scale[0] <= 0:
+            raise ValueError("scale: the zoom factors must be positive")
+        if self.blur_sigma[0] < 0 or self.contrast_range[0] < 0:
+            raise ValueError("blur_sigma and contrast_range must not be negative")
+        return self
+
+
+class LearningRateSchedule(StrictModel):
+    """Reduce the learning rate when the validation loss stops improving."""
+
+    type: Literal["plateau", "constant"] = "plateau"
+    """``plateau`` reduces on a plateau; ``constant`` never changes it."""
+    factor: float = Field(default=0.2, gt=0, lt=1)
+    """Multiplier applied at each reduction."""
+    patience: int = Field(default=20, ge=1)
+    """Epochs without improvement before a reduction."""
+    min_learning_rate: float = Field(default=1e-6, ge=0)
+    """Lower bound of the learning rate."""
+
+
+class EarlyStopping(StrictModel):
+    """Stop when the validation loss has stopped improving."""
+
+    enabled: bool = True
+    """Switch early stopping on or off."""
+    patience: int = Field(default=50, ge=1)
+    """Epochs without improvement before stopping."""
+    min_delta: float = Field(default=0.0, ge=0)
+    """Smallest change that counts as an improvement."""
+
+
+class Checkpointing(StrictModel):
+    """Which weights are kept in the run folder."""
+
+    monitor: Literal["val_loss", "val_error"] = "val_loss"
+    """Quantity that decides the best checkpoint (lower is better)."""
+    save_last: bool = True
+    """Also keep the last epoch's weights (for ``--resume``)."""
+
+
+class Training(StrictModel):
+    """How the network is fitted."""
+
+    epochs: int = Field(default=200, ge=1, le=100000)
+    """Maximum number of epochs."""
+    batch_size: int = Field(default=16, ge=1, le=4096)
+    """Images per step."""
+    steps_per_epoch: int | None = Field(default=None, ge=1)
+    """Steps per epoch; None = one pass over the training set."""
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    """Optimiser (the paper uses Adam)."""
+    learning_rate: float = Field(default=1e-3, gt=0, le=1)
+    """Initial learning rate."""
+    weight_decay: float = Field(default=0.0, ge=0, le=1)
+    """Weight decay (``adamw`` only)."""
+    schedule: LearningRateSchedule = LearningRateSchedule()
+    """Learning-rate schedule."""
+    loss: Literal["mse"] = "mse"
+    """Loss on every output (the paper: mean squared error)."""
+    validation_fraction: float = Field(default=0.1, ge=0, lt=1)
+    """Fraction of frames held out for validation when the data section gives no split."""
+    split: Literal["random", "blocks"] = "random"
+    """``random`` frames, or contiguous ``blocks`` of frames (for labels from video)."""
+    seed: int = 0
+    """Seed for the split, the augmentation and the initial weights."""
+    early_stopping: EarlyStopping = EarlyStopping()
+    """Early stopping."""
+    checkpointing: Checkpointing = Checkpointing()
+    """Checkpoints."""
+    max_minutes: float | None = Field(default=None, gt=0)
+    """Wall-clock budget; training stops cleanly (with checkpoints) when it is spent."""
+    workers: int = Field(default=2, ge=0, le=64)
+    """Processes preparing batches (0 = in the training process)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Training:
+        if self.weight_decay and self.optimizer != "adamw":
+            raise ValueError(f"weight_decay needs optimizer 'adamw', not {self.optimizer!r}")
+        return self
