@@ -1,0 +1,85 @@
+"""Export: one self-describing ONNX file that matches Keras, or no file at all."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from dpk.specs import ModelCard, ModelSpec, Preprocessing, Skeleton, Targets
+from dpk.trainer.export.exporter import ExportError, export_onnx, keras_keypoints
+
+SPEC = ModelSpec(
+    name="tiny",
+    skeleton=Skeleton(names=["a", "b", "c"], parents=[None, "a", "a"], swaps=[None, "c", "b"]),
+    preprocessing=Preprocessing(height=37, width=53, channels=1),
+    targets=Targets(sigma=3.0, downsample_factor=1, graph=True),
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    image = keras.Input((37, 53, 1), dtype="uint8", name="image")
+    x = keras.layers.Rescaling(1 / 255.0)(keras.ops.cast(image, "float32"))
+    x = keras.layers.ZeroPadding2D(((0, 1), (0, 1)))(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="selu")(x)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="selu")(x)
+    maps = keras.layers.Conv2D(SPEC.n_output_maps, 1, name="output_0")(x)
+    return keras.Model(image, [maps])
+
+
+def frames(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 255, (n, 37, 53, 1), dtype=np.uint8)
+
+
+def test_export_writes_a_self_describing_file(tiny_model, tmp_path):
+    card = ModelCard(description="test model", metrics={"error_median_px": 1.0})
+    path = tmp_path / "tiny.onnx"
+    report = export_onnx(tiny_model, SPEC, path, check_images=frames(), card=card, flops=1234)
+    assert path.is_file() and report.size_bytes == path.stat().st_size
+    assert report.max_keypoint_difference_px <= 0.01
+    assert report.outputs == ["keypoints", "maps"]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta["dpk.format"] == "1"
+    assert ModelSpec.model_validate_json(meta["dpk.spec"]) == SPEC
+    assert ModelCard.model_validate_json(meta["dpk.card"]) == card
+    assert meta["dpk.flops"] == "1234"
+    assert json.loads(meta["dpk.outputs"]) == ["keypoints", "maps"]
+    (inp,) = session.get_inputs()
+    assert inp.name == "image" and inp.type == "tensor(uint8)" and inp.shape[1:] == [37, 53, 1]
+    images = frames(5, seed=3)
+    keypoints, maps = session.run(None, {"image": images})
+    assert keypoints.shape == (5, 3, 3) and maps.shape == (5, 19, 27, SPEC.n_output_maps)
+    np.testing.assert_allclose(keypoints, keras_keypoints(tiny_model, SPEC, images), atol=0.01)
+    # any batch size works (dynamic N)
+    assert session.run(["keypoints"], {"image": images[:1]})[0].shape == (1, 3, 3)
+
+
+def test_export_without_maps(tiny_model, tmp_path):
+    report = export_onnx(
+        tiny_model, SPEC, tmp_path / "k.onnx", check_images=frames(2), include_maps=False
+    )
+    assert report.outputs == ["keypoints"]
+
+
+def test_mismatch_fails_and_leaves_no_file(tiny_model, tmp_path):
+    path = tmp_path / "bad.onnx"
+    with pytest.raises(ExportError, match="disagree"):
+        export_onnx(tiny_model, SPEC, path, check_images=frames(2), tolerance_px=-1.0)
+    assert not list(tmp_path.iterdir())
+
+
+def test_bad_arguments(tiny_model, tmp_path):
+    with pytest.raises(ExportError, match="does not exist"):
+        export_onnx(tiny_model, SPEC, tmp_path / "no" / "x.onnx", check_images=frames(1))
+    with pytest.raises(ExportError, match="check images must be uint8"):
+        export_onnx(
+            tiny_model, SPEC, tmp_path / "x.onnx", check_images=np.zeros((1, 37, 53, 3), np.uint8)
+        )

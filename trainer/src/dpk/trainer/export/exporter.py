@@ -1,0 +1,227 @@
+"""Export a trained Keras model to one self-describing ONNX file (docs/model-file.md).
+
+The network is converted with tf2onnx (opset 17), the subpixel peak finder is appended as
+ONNX nodes, the spec and card go into ``metadata_props``, and the file is reloaded in
+onnxruntime and compared with Keras on real frames before it is moved into place: a
+mismatch fails the export and leaves no file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from dpk.specs import DpkError, ModelCard, ModelSpec
+from dpk.trainer.export.peaks_onnx import PEAK_OPSET, append_peak_finder
+from dpk.trainer.peaks import find_peaks, window_radius
+from dpk.trainer.version import __version__
+
+__all__ = [
+    "EXPORT_TOLERANCE_PX",
+    "ExportError",
+    "ExportReport",
+    "convert_network",
+    "export_onnx",
+    "keras_keypoints",
+]
+
+EXPORT_TOLERANCE_PX = 0.01
+"""Largest keypoint difference (input pixels) allowed between ONNX and Keras."""
+MODEL_FORMAT = "1"
+
+
+class ExportError(DpkError):
+    """The export failed; nothing was written."""
+
+
+@dataclass
+class ExportReport:
+    """What an export produced and how it was checked."""
+
+    path: Path
+    size_bytes: int
+    max_keypoint_difference_px: float
+    max_confidence_difference: float
+    n_check_images: int
+    seconds: float
+    flops: int | None = None
+    outputs: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One paragraph for the terminal."""
+        return (
+            f"wrote {self.path} ({self.size_bytes / 1e6:.1f} MB, outputs: {', '.join(self.outputs)}); "
+            f"onnxruntime vs Keras on {self.n_check_images} frames: keypoints within "
+            f"{self.max_keypoint_difference_px:.4f} px, confidence within "
+            f"{self.max_confidence_difference:.5f}"
+        )
+
+
+def _last_output(model, images):
+    outputs = model(images, training=False)
+    return outputs[-1] if isinstance(outputs, list | tuple) else outputs
+
+
+def keras_keypoints(model, spec: ModelSpec, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    """Keypoints from the Keras model with the numpy peak finder (the export's reference)."""
+    stride = spec.targets.stride
+    found = []
+    for start in range(0, len(images), batch_size):
+        maps = np.asarray(_last_output(model, images[start : start + batch_size]))
+        found.append(find_peaks(maps, stride, spec.targets.sigma, spec.n_keypoints))
+    return np.concatenate(found)
+
+
+def convert_network(model, spec: ModelSpec, opset: int = PEAK_OPSET) -> onnx.ModelProto:
+    """Convert the Keras network (uint8 image -> last maps) with tf2onnx."""
+    import tensorflow as tf
+    import tf2onnx
+
+    pre = spec.preprocessing
+    signature = [tf.TensorSpec([None, pre.height, pre.width, pre.channels], tf.uint8, name="image")]
+
+    @tf.function(input_signature=signature)
+    def network(image):
+        return {"maps": _last_output(model, image)}
+
+    proto, _ = tf2onnx.convert.from_function(network, input_signature=signature, opset=opset)
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].dim_value:
+            dims[0].dim_param = "N"
+    return proto
+
+
+def _metadata(proto: onnx.ModelProto, entries: dict[str, str]) -> None:
+    del proto.metadata_props[:]
+    for key, value in entries.items():
+        proto.metadata_props.add(key=key, value=value)
+
+
+def export_onnx(
+    model,
+    spec: ModelSpec,
+    path: str | os.PathLike,
+    *,
+    check_images: np.ndarray,
+    card: ModelCard | None = None,
+    include_maps: bool = True,
+    flops: int | None = None,
+    tolerance_px: float = EXPORT_TOLERANCE_PX,
+) -> ExportReport:
+    """Write ``model`` as one self-describing ONNX file and prove it matches Keras.
+
+    Args:
+        model: The trained Keras model (uint8 input ``image``, maps outputs).
+        spec: Its model spec (stored in the file).
+        path: Destination ``.onnx`` file.
+        check_images: uint8 (N, H, W, C) real frames for the comparison.
+        card: Model card to store (default: ``spec.card``).
+        include_maps: Keep the confidence maps as a second output.
+        flops: FLOPs of one forward pass, stored for speed reports.
+        tolerance_px: Largest keypoint difference allowed.
+
+    Returns:
+        What was written and how well it matched.
+
+    Raises:
+        ExportError: The conversion failed, or onnxruntime disagrees with Keras; no file
+            is left at ``path``.
+    """
+    import onnxruntime as ort
+
+    start = time.perf_counter()
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ExportError(f"{path}: the folder {path.parent} does not exist; create it first")
+    check_images = np.asarray(check_images)
+    pre = spec.preprocessing
+    if (
+        check_images.ndim != 4
+        or check_images.shape[1:] != pre.shape
+        or check_images.dtype != np.uint8
+    ):
+        raise ExportError(
+            f"check images must be uint8 (N, {pre.height}, {pre.width}, {pre.channels}), "
+            f"got {check_images.dtype} {check_images.shape}"
+        )
+    try:
+        proto = convert_network(model, spec)
+    except Exception as error:  # tf2onnx raises many types
+        raise ExportError(f"tf2onnx could not convert the network: {error}") from error
+    radius = window_radius(spec.targets.sigma / spec.targets.stride)
+    append_peak_finder(
+        proto,
+        "maps",
+        n_keypoints=spec.n_keypoints,
+        stride=spec.targets.stride,
+        radius=radius,
+        keep_maps=include_maps,
+    )
+    outputs = [o.name for o in proto.graph.output]
+    card = card if card is not None else (spec.card or ModelCard())
+    _metadata(
+        proto,
+        {
+            "dpk.format": MODEL_FORMAT,
+            "dpk.spec": spec.model_dump_json(),
+            "dpk.version": __version__,
+            "dpk.card": card.model_dump_json(),
+            "dpk.flops": str(int(flops)) if flops else "",
+            "dpk.outputs": json.dumps(outputs),
+        },
+    )
+    proto.producer_name = "dpk"
+    proto.producer_version = __version__
+    proto.doc_string = (
+        f"dpk pose model {spec.name!r}: {spec.n_keypoints} keypoints ({spec.architecture.type})"
+    )
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as error:
+        raise ExportError(f"the exported graph is not valid ONNX: {error}") from error
+    data = proto.SerializeToString()
+    try:
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    except Exception as error:
+        raise ExportError(f"onnxruntime refuses the exported graph: {error}") from error
+    onnx_keypoints = np.concatenate(
+        [
+            session.run(["keypoints"], {"image": check_images[i : i + 16]})[0]
+            for i in range(0, len(check_images), 16)
+        ]
+    )
+    reference = keras_keypoints(model, spec, check_images)
+    xy_diff = float(np.abs(onnx_keypoints[..., :2] - reference[..., :2]).max())
+    conf_diff = float(np.abs(onnx_keypoints[..., 2] - reference[..., 2]).max())
+    if not np.isfinite(xy_diff) or xy_diff > tolerance_px:
+        raise ExportError(
+            f"onnxruntime and Keras disagree by {xy_diff:.4f} px (allowed {tolerance_px} px); "
+            "the file was not written. This is a bug in dpk's exporter: please report it "
+            "with the spec"
+        )
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return ExportReport(
+        path=path,
+        size_bytes=len(data),
+        max_keypoint_difference_px=xy_diff,
+        max_confidence_difference=conf_diff,
+        n_check_images=len(check_images),
+        seconds=time.perf_counter() - start,
+        flops=flops,
+        outputs=outputs,
+    )
