@@ -1,0 +1,249 @@
+"""``dpk zoo``: list, describe, pull, verify and locate pretrained models.
+
+Registration only builds parsers; each handler imports the zoo when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Callable
+
+__all__ = ["format_table", "register"]
+
+
+def _with_warnings(
+    handler: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """Run a handler, printing zoo warnings as one ``dpk zoo: warning:`` line each."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        import warnings
+
+        from dpk.zoo.errors import ZooWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ZooWarning)
+            try:
+                return handler(args)
+            finally:
+                seen: set[str] = set()
+                for item in caught:
+                    text = str(item.message)
+                    if issubclass(item.category, ZooWarning) and text not in seen:
+                        seen.add(text)
+                        print(f"dpk zoo: warning: {text}", file=sys.stderr)
+                    elif not issubclass(item.category, ZooWarning):
+                        warnings.warn_explicit(
+                            item.message, item.category, item.filename, item.lineno
+                        )
+
+    return run
+
+
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    """Rows of text as an aligned plain-text table (columns separated by two spaces)."""
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+
+
+def _accuracy(metrics: dict[str, float]) -> str:
+    for key, label in (("error_median_px", "median"), ("error_mean_px", "mean")):
+        if key in metrics:
+            return f"{metrics[key]:.2f} px {label}"
+    if metrics:
+        key, value = next(iter(metrics.items()))
+        return f"{key} {value:g}"
+    return "-"
+
+
+def _input(entry) -> str:
+    spec = entry.input
+    return f"{spec.height}x{spec.width}x{spec.channels}"
+
+
+def _local_state(entry, catalog) -> str:
+    from dpk.zoo.cache import local_path
+
+    registry = catalog.registry_of(entry)
+    path = local_path(entry, registry)
+    if path is None:
+        return "-"
+    return "packaged" if path == registry.packaged_path(entry) else "cached"
+
+
+@_with_warnings
+def _list(args: argparse.Namespace) -> int:
+    from dpk.zoo.catalog import load_catalog
+
+    catalog = load_catalog(refresh=args.refresh)
+    if not len(catalog):
+        print(
+            "The zoo has no models yet. Add a registry with DPK_REGISTRIES or "
+            "'registries:' in $DPK_HOME/config.yaml."
+        )
+        return 0
+    rows = [
+        [
+            entry.name,
+            str(len(entry.keypoints)),
+            _input(entry),
+            _accuracy(entry.metrics),
+            _megabytes(entry.size),
+            entry.license,
+            _local_state(entry, catalog),
+        ]
+        for entry in catalog
+    ]
+    headers = ["NAME", "KEYPOINTS", "INPUT", "ACCURACY", "SIZE", "LICENCE", "LOCAL"]
+    print(format_table(headers, rows))
+    return 0
+
+
+def _info_lines(entry, catalog) -> list[tuple[str, str]]:
+    from dpk.zoo.cache import cached_path, local_path
+
+    spec = entry.input
+    registry = catalog.registry_of(entry)
+    norm = spec.normalization
+    if norm == "standardize":
+        norm += f" (mean {spec.mean}, std {spec.std})"
+    fields = [
+        ("name", entry.name),
+        ("description", entry.description or "-"),
+        ("file", f"{entry.file} ({_megabytes(entry.size)}, {entry.size} bytes)"),
+        ("sha256", entry.sha256),
+        ("urls", "\n".join(entry.urls) or "-"),
+        ("packaged", "yes (ships inside dpk-zoo)" if entry.packaged else "no"),
+        ("licence", entry.license),
+        ("training data", entry.training_data),
+        ("data licence", entry.data_license),
+        (
+            "input",
+            f"{spec.height}x{spec.width}x{spec.channels} {spec.color_order}, fit {spec.fit}, "
+            f"pad {spec.pad_value}, normalisation {norm}",
+        ),
+        ("keypoints", f"{len(entry.keypoints)}: {', '.join(entry.keypoints)}"),
+        ("metrics", "\n".join(f"{k}: {v:g}" for k, v in entry.metrics.items()) or "-"),
+        ("speed", "\n".join(f"{k}: {v:g} fps" for k, v in entry.speed.items()) or "-"),
+        ("registry", "shipped with dpk-zoo" if registry.shipped else registry.source),
+    ]
+    path = local_path(entry, registry)
+    where = f"{path}" if path else f"not downloaded (would be {cached_path(entry)})"
+    fields.append(("local file", where))
+    return fields
+
+
+@_with_warnings
+def _info(args: argparse.Namespace) -> int:
+    from dpk.zoo.catalog import load_catalog
+
+    catalog = load_catalog(refresh=args.refresh)
+    entry = catalog.resolve(args.name)
+    fields = _info_lines(entry, catalog)
+    width = max(len(label) for label, _ in fields) + 2
+    for label, value in fields:
+        first, *rest = value.split("\n")
+        print(f"{label + ':':{width}}{first}")
+        for line in rest:
+            print(f"{'':{width}}{line}")
+    return 0
+
+
+@_with_warnings
+def _pull(args: argparse.Namespace) -> int:
+    from dpk.specs.errors import DpkError
+    from dpk.zoo.cache import pull
+    from dpk.zoo.catalog import load_catalog
+    from dpk.zoo.errors import ZooError
+
+    if args.all == bool(args.names):
+        raise ZooError("give model names or --all (not both); `dpk zoo list` shows the names")
+    progress = not args.no_progress
+    if not args.all:
+        if args.refresh:
+            load_catalog(refresh=True)
+        for name in args.names:
+            path = pull(name, force=args.force, progress=progress)
+            print(f"{name}: {path}")
+        return 0
+    failed = 0
+    for entry in load_catalog(refresh=args.refresh):
+        try:
+            path = pull(entry.name, force=args.force, progress=progress)
+        except DpkError as error:
+            failed += 1
+            print(f"dpk zoo pull: error: {error}", file=sys.stderr)
+            continue
+        print(f"{entry.name}: {path}")
+    return 1 if failed else 0
+
+
+@_with_warnings
+def _verify(args: argparse.Namespace) -> int:
+    from dpk.zoo.cache import verify_cache
+
+    report = verify_cache(remove=args.delete)
+    for line in report.lines():
+        print(line)
+    return 0 if report.clean else 1
+
+
+@_with_warnings
+def _path(args: argparse.Namespace) -> int:
+    from dpk.zoo.cache import model_path
+
+    print(model_path(args.name, download=not args.no_download, progress=not args.no_progress))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``zoo`` verb and its actions to the ``dpk`` command."""
+    parser = subparsers.add_parser(
+        "zoo", help="pretrained models: list, describe, download, verify and locate them"
+    )
+    actions = parser.add_subparsers(dest="zoo_command", metavar="ACTION", required=True)
+
+    listing = actions.add_parser("list", help="table of every known model and whether it is local")
+    listing.add_argument(
+        "--refresh", action="store_true", help="fetch registries at URLs again before listing"
+    )
+    listing.set_defaults(func=_list)
+
+    info = actions.add_parser("info", help="the full card of one model")
+    info.add_argument("name", metavar="NAME", help="model name, e.g. stacked_densenet.fly")
+    info.add_argument("--refresh", action="store_true", help="fetch registries at URLs again")
+    info.set_defaults(func=_info)
+
+    pull = actions.add_parser("pull", help="download models into the cache and check them")
+    pull.add_argument("names", nargs="*", metavar="NAME", help="model names")
+    pull.add_argument("--all", action="store_true", help="pull every known model")
+    pull.add_argument("--force", action="store_true", help="download again even if cached")
+    pull.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pull.add_argument("--refresh", action="store_true", help="fetch registries at URLs again")
+    pull.set_defaults(func=_pull)
+
+    verify = actions.add_parser(
+        "verify", help="re-hash the cache; quarantine bad files (exit 1 if any)"
+    )
+    verify.add_argument(
+        "--delete", action="store_true", help="delete bad files instead of quarantining them"
+    )
+    verify.set_defaults(func=_verify)
+
+    path = actions.add_parser("path", help="print a model's local file, pulling it if needed")
+    path.add_argument("name", metavar="NAME", help="model name")
+    path.add_argument(
+        "--no-download", action="store_true", help="fail instead of downloading a missing model"
+    )
+    path.add_argument("--no-progress", action="store_true", help="no progress bar")
+    path.set_defaults(func=_path)
