@@ -1,0 +1,131 @@
+"""Callbacks: validation keypoint error every epoch, a wall-clock budget, resumable state."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from dpk.specs import ModelSpec, write_text_atomic
+from dpk.trainer.metrics import PERCENTILES, error_summary, euclidean_errors
+from dpk.trainer.peaks import find_peaks
+
+__all__ = ["RunState", "TimeBudget", "ValidationError", "predict_keypoints"]
+
+
+def predict_keypoints(
+    model, spec: ModelSpec, images: np.ndarray, batch_size: int = 16
+) -> np.ndarray:
+    """Keypoints (N, K, 3) in input pixels from the model's last output."""
+    found = []
+    for start in range(0, len(images), batch_size):
+        outputs = model.predict_on_batch(images[start : start + batch_size])
+        maps = outputs[-1] if isinstance(outputs, list | tuple) else outputs
+        found.append(
+            find_peaks(np.asarray(maps), spec.targets.stride, spec.targets.sigma, spec.n_keypoints)
+        )
+    return np.concatenate(found) if found else np.zeros((0, spec.n_keypoints, 3), np.float32)
+
+
+class ValidationError(keras.callbacks.Callback):
+    """Adds the validation Euclidean error (mean and percentiles) and confidence to the logs.
+
+    Runs first among the callbacks so that checkpoints, the learning-rate schedule and
+    early stopping can monitor ``val_error`` (the mean error in pixels).
+    """
+
+    def __init__(self, images: np.ndarray, keypoints: np.ndarray, spec: ModelSpec):
+        super().__init__()
+        self.images = images
+        self.keypoints = keypoints
+        self.spec = spec
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or len(self.images) == 0:
+            return
+        predicted = predict_keypoints(self.model, self.spec, self.images)
+        summary = error_summary(euclidean_errors(predicted, self.keypoints))
+        logs["val_error"] = summary.get("mean", float("nan"))
+        for p in PERCENTILES:
+            logs[f"val_error_p{p}"] = summary.get(f"p{p}", float("nan"))
+        visible = np.isfinite(self.keypoints[..., 0])
+        logs["val_confidence"] = float(predicted[..., 2][visible].mean()) if visible.any() else 0.0
+        print(
+            f"\nepoch {epoch + 1}: validation error mean {logs['val_error']:.2f} px, "
+            f"median {logs['val_error_p50']:.2f}, p95 {logs['val_error_p95']:.2f}, "
+            f"confidence {logs['val_confidence']:.2f}"
+        )
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training before the next epoch would overrun ``minutes`` of wall-clock time."""
+
+    def __init__(self, minutes: float | None, already_spent_s: float = 0.0):
+        super().__init__()
+        self.budget_s = minutes * 60.0 if minutes else None
+        self.spent_before = already_spent_s
+        self.started = time.monotonic()
+        self.epoch_started = self.started
+        self.stopped_for_time = False
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds spent training, earlier sessions of a resumed run included."""
+        return self.spent_before + time.monotonic() - self.started
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.budget_s is None:
+            return
+        last = time.monotonic() - self.epoch_started
+        if self.elapsed_s + last > self.budget_s:
+            self.stopped_for_time = True
+            self.model.stop_training = True
+            print(f"\nstopping: the time budget of {self.budget_s / 60:.1f} min is spent")
+
+
+class RunState(keras.callbacks.Callback):
+    """Saves the last model (with optimizer state) and ``state.json`` after every epoch,
+    so ``--resume`` continues where training stopped, also after Ctrl-C."""
+
+    def __init__(self, run_dir: Path, monitor: str, budget: TimeBudget, best: float | None = None):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.monitor = monitor
+        self.budget = budget
+        self.best = best
+        self.best_epoch: int | None = None
+        self.last_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        if value is not None and np.isfinite(value) and (self.best is None or value < self.best):
+            self.best = float(value)
+            self.best_epoch = epoch + 1
+        self.last_epoch = epoch + 1
+        self.save()
+
+    def save(self) -> None:
+        """Write ``last.keras`` and ``state.json`` (each atomically)."""
+        if self.model is None or self.last_epoch is None:
+            return
+        target = self.run_dir / "last.keras"
+        tmp = self.run_dir / ".last.tmp.keras"
+        self.model.save(tmp)
+        tmp.replace(target)
+        learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        state = {
+            "epochs_done": self.last_epoch,
+            "monitor": self.monitor,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "learning_rate": learning_rate,
+            "elapsed_s": self.budget.elapsed_s,
+        }
+        write_text_atomic(self.run_dir / "state.json", json.dumps(state, indent=2) + "\n")
