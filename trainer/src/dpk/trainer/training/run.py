@@ -287,16 +287,21 @@ def train_arrays(
     return result
 
 
-def _save_check_images(run_dir: Path, train_images, val_images, seed: int) -> None:
+def _save_check_images(run_dir: Path, train_set, val_set, seed: int) -> None:
+    """Keep a few frames in the run folder: export checks, int8 calibration, comparisons."""
     rng = np.random.default_rng(seed)
 
-    def sample(images):
-        if len(images) <= CHECK_FRAMES:
-            return images
-        return images[np.sort(rng.choice(len(images), CHECK_FRAMES, replace=False))]
+    def pick(n: int) -> np.ndarray:
+        if n <= CHECK_FRAMES:
+            return np.arange(n)
+        return np.sort(rng.choice(n, CHECK_FRAMES, replace=False))
 
+    val_index, train_index = pick(len(val_set.images)), pick(len(train_set.images))
     np.savez_compressed(
-        run_dir / "check_images.npz", validation=sample(val_images), train=sample(train_images)
+        run_dir / "check_images.npz",
+        validation=val_set.images[val_index],
+        validation_keypoints=val_set.keypoints[val_index],
+        train=train_set.images[train_index],
     )
 
 
@@ -350,7 +355,7 @@ def train(
             update={"data": spec_obj.data.model_copy(update={"path": str(data_path)})}
         )
         save_spec(resolved, run / "spec.yaml")
-        _save_check_images(run, train_set.images, val_set.images, spec_obj.training.seed)
+        _save_check_images(run, train_set, val_set, spec_obj.training.seed)
     print(
         f"training {spec_obj.architecture.type} on {len(train_set.images)} frames "
         f"(validation {len(val_set.images)}) into {run}"

@@ -1,0 +1,142 @@
+"""The trainer's verbs for the ``dpk`` command: train, evaluate, export.
+
+Registration imports nothing heavy: TensorFlow loads only when a verb runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+__all__ = ["register_evaluate", "register_export", "register_train"]
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _train(args: argparse.Namespace) -> int:
+    _quiet_tensorflow()
+    from dpk.specs import load_spec
+    from dpk.trainer.training import train
+
+    if args.resume is None and args.spec is None:
+        raise SystemExit("dpk train: give a SPEC file, or --resume RUN")
+    spec = None
+    if args.spec is not None:
+        spec = load_spec(args.spec)
+        updates = {}
+        if args.epochs is not None:
+            updates["epochs"] = args.epochs
+        if args.max_minutes is not None:
+            updates["max_minutes"] = args.max_minutes
+        if updates:
+            spec = spec.model_copy(update={"training": spec.training.model_copy(update=updates)})
+            spec = type(spec).model_validate(spec.model_dump())
+    result = train(
+        args.spec if spec is None else _with_base(spec, args.spec),
+        runs_dir=args.runs_dir,
+        run_dir=args.run_dir,
+        resume=args.resume,
+        verbose=1 if not args.quiet else 2,
+    )
+    print(result.summary())
+    if result.stopped == "interrupted":
+        print(
+            f"interrupted: the last epoch is saved; continue with `dpk train --resume {result.run_dir}`"
+        )
+        return 130
+    print(f"next: dpk evaluate {result.run_dir}   and   dpk export {result.run_dir} -o model.onnx")
+    return 0
+
+
+def _with_base(spec, spec_path):
+    """Make the spec's relative data path absolute, as the spec file's folder says."""
+    if spec.data is None:
+        return spec
+    data_path = Path(os.path.expandvars(spec.data.path)).expanduser()
+    if not data_path.is_absolute():
+        data_path = (Path(spec_path).resolve().parent / data_path).resolve()
+    return spec.model_copy(update={"data": spec.data.model_copy(update={"path": str(data_path)})})
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    _quiet_tensorflow()
+    from dpk.trainer.evaluation_run import evaluate_run
+
+    result = evaluate_run(args.run, data=args.data, out_dir=args.output, which=args.which)
+    print(result.summary())
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    _quiet_tensorflow()
+    from dpk.trainer.export import export_run
+
+    reports = export_run(
+        args.run,
+        args.output,
+        which=args.which,
+        include_maps=not args.no_maps,
+        precision=args.precision,
+        quantize=args.quantize,
+    )
+    for report in reports:
+        print(report.summary())
+    return 0
+
+
+def register_train(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk train``."""
+    p = subparsers.add_parser("train", help="train a model from a spec file into a run folder")
+    p.add_argument(
+        "spec", nargs="?", type=Path, help="model spec (YAML or JSON) with a data section"
+    )
+    p.add_argument(
+        "--runs-dir", default="runs", type=Path, help="where new run folders go (default: runs)"
+    )
+    p.add_argument("--run-dir", type=Path, help="use this run folder instead of a new one")
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run")
+    p.add_argument("--epochs", type=int, help="override training.epochs")
+    p.add_argument("--max-minutes", type=float, help="override training.max_minutes")
+    p.add_argument(
+        "--quiet", action="store_true", help="one line per epoch instead of a progress bar"
+    )
+    p.set_defaults(func=_train)
+
+
+def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk evaluate``."""
+    p = subparsers.add_parser("evaluate", help="measure a run's errors (JSON) and plot them (PNG)")
+    p.add_argument("run", type=Path, help="run folder written by dpk train")
+    p.add_argument(
+        "--data",
+        type=Path,
+        help="a spec file whose data section to evaluate on, or a labels file (default: the run's validation frames)",
+    )
+    p.add_argument("-o", "--output", type=Path, help="output folder (default: RUN/evaluation)")
+    p.add_argument(
+        "--which", choices=["best", "last"], default="best", help="checkpoint (default: best)"
+    )
+    p.set_defaults(func=_evaluate)
+
+
+def register_export(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk export``."""
+    p = subparsers.add_parser("export", help="export a run to one self-describing ONNX file")
+    p.add_argument("run", type=Path, help="run folder written by dpk train")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
+    p.add_argument(
+        "--which", choices=["best", "last"], default="best", help="checkpoint (default: best)"
+    )
+    p.add_argument(
+        "--no-maps", action="store_true", help="leave the confidence maps out of the outputs"
+    )
+    p.add_argument(
+        "--precision", choices=["fp32", "fp16"], default="fp32", help="also write a float16 copy"
+    )
+    p.add_argument(
+        "--quantize", choices=["int8"], help="also write an int8 copy calibrated on training frames"
+    )
+    p.set_defaults(func=_export)

@@ -1,0 +1,72 @@
+"""``dpk evaluate``: run a trained model on labelled frames and write metrics and plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dpk.specs import DpkError, load_spec
+from dpk.trainer.evaluate import EvaluationResult, evaluate_arrays
+
+__all__ = ["evaluate_run"]
+
+
+def _frames_for(spec, run_dir: Path, data: Path | None):
+    from dpk.trainer.data import load_training_data
+
+    if data is None:
+        _, validation = load_training_data(spec, run_dir)
+        return validation
+    if data.suffix.lower() in (".yaml", ".yml", ".json"):
+        other = load_spec(data)
+        if other.data is None:
+            raise DpkError(f"{data}: the spec has no data section to evaluate on")
+        if other.skeleton.names != spec.skeleton.names:
+            raise DpkError(
+                f"{data}: its keypoints ({', '.join(other.skeleton.names)}) differ from the "
+                f"model's ({', '.join(spec.skeleton.names)})"
+            )
+        merged = spec.model_copy(update={"data": other.data})
+        _, validation = load_training_data(merged, data.resolve().parent)
+        return validation
+    from dpk.specs import DataSpec
+
+    merged = spec.model_copy(
+        update={
+            "data": DataSpec(path=str(data.resolve()), crop=spec.data.crop if spec.data else None)
+        }
+    )
+    merged = merged.model_copy(
+        update={"training": merged.training.model_copy(update={"validation_fraction": 0.0})}
+    )
+    everything, _ = load_training_data(merged, data.resolve().parent)
+    return everything
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    data: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    which: str = "best",
+) -> EvaluationResult:
+    """Evaluate a run folder's model.
+
+    Args:
+        run_dir: The run folder.
+        data: None for the run's own validation frames; a spec file to use its data
+            section's validation frames; or a labels file to use all its frames.
+        out_dir: Where metrics.json and the plots go (default ``RUN/evaluation``).
+        which: ``best`` or ``last`` checkpoint.
+    """
+    from dpk.trainer.training import load_run
+    from dpk.trainer.training.callbacks import predict_keypoints
+
+    run_dir = Path(run_dir)
+    spec, model = load_run(run_dir, which)
+    frames = _frames_for(spec, run_dir, Path(data) if data else None)
+    if len(frames.images) == 0:
+        raise DpkError("no labelled frames to evaluate on")
+    predicted = predict_keypoints(model, spec, frames.images)
+    return evaluate_arrays(
+        spec, frames.images, predicted, frames.keypoints, Path(out_dir or run_dir / "evaluation")
+    )

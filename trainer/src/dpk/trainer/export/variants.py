@@ -1,0 +1,163 @@
+"""Smaller and faster CPU variants of an exported model: float16 weights and int8 quantisation.
+
+Both keep the uint8 input, the float32 outputs and the peak finder in float32; only the
+network changes. Each variant is measured against the float32 file on held-out frames.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from dpk.specs import DpkError
+
+__all__ = ["VariantReport", "compare_models", "to_float16", "to_int8"]
+
+_PEAK_PREFIX = "dpk_peaks/"
+
+
+@dataclass
+class VariantReport:
+    """How far a variant's keypoints are from the float32 model's (input pixels)."""
+
+    path: Path
+    size_bytes: int
+    mean_difference_px: float
+    p95_difference_px: float
+    max_difference_px: float
+    error_change_px: float | None = None
+
+    def summary(self) -> str:
+        """One line for the terminal."""
+        text = (
+            f"wrote {self.path} ({self.size_bytes / 1e6:.1f} MB); keypoints differ from float32 by "
+            f"{self.mean_difference_px:.3f} px on average (p95 {self.p95_difference_px:.3f}, "
+            f"max {self.max_difference_px:.3f})"
+        )
+        if self.error_change_px is not None:
+            text += f"; mean error change on held-out frames {self.error_change_px:+.3f} px"
+        return text
+
+
+def _peak_nodes(model: onnx.ModelProto) -> list[str]:
+    return [node.name for node in model.graph.node if node.name.startswith(_PEAK_PREFIX)]
+
+
+def _run(model: bytes | str, images: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    return np.concatenate(
+        [
+            session.run(["keypoints"], {"image": images[i : i + 16]})[0]
+            for i in range(0, len(images), 16)
+        ]
+    )
+
+
+def compare_models(
+    reference: str | Path, variant: str | Path, images: np.ndarray, labels: np.ndarray | None = None
+) -> VariantReport:
+    """Compare a variant's keypoints with the reference model's on ``images``."""
+    a = _run(str(reference), images)
+    b = _run(str(variant), images)
+    diff = np.sqrt(((a[..., :2] - b[..., :2]) ** 2).sum(-1)).ravel()
+    change = None
+    if labels is not None:
+        visible = np.isfinite(labels[..., 0])
+        err_a = np.sqrt(((a[..., :2] - labels) ** 2).sum(-1))[visible]
+        err_b = np.sqrt(((b[..., :2] - labels) ** 2).sum(-1))[visible]
+        change = float(err_b.mean() - err_a.mean())
+    path = Path(variant)
+    return VariantReport(
+        path,
+        path.stat().st_size,
+        float(diff.mean()),
+        float(np.percentile(diff, 95)),
+        float(diff.max()),
+        change,
+    )
+
+
+def _write(model: onnx.ModelProto, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        onnx.save(model, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_float16(source: str | Path, target: str | Path) -> Path:
+    """Write a copy of ``source`` whose network runs in float16 (inputs/outputs unchanged)."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = onnx.load(str(source))
+    converted = convert_float_to_float16(
+        model, keep_io_types=True, node_block_list=_peak_nodes(model), disable_shape_infer=False
+    )
+    del converted.metadata_props[:]
+    converted.metadata_props.extend(model.metadata_props)
+    converted.metadata_props.add(key="dpk.precision", value="fp16")
+    target = Path(target)
+    _write(converted, target)
+    return target
+
+
+class _Frames:
+    """onnxruntime calibration reader over uint8 frames."""
+
+    def __init__(self, images: np.ndarray, batch: int = 8):
+        self.batches = iter([images[i : i + batch] for i in range(0, len(images), batch)])
+
+    def get_next(self):
+        batch = next(self.batches, None)
+        return None if batch is None else {"image": batch}
+
+
+def to_int8(source: str | Path, target: str | Path, calibration_images: np.ndarray) -> Path:
+    """Write a statically quantised int8 copy of ``source`` (QDQ, per-channel weights),
+    calibrated on ``calibration_images`` (training frames)."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if calibration_images is None or len(calibration_images) == 0:
+        raise DpkError("int8 quantisation needs calibration frames; the run folder has none")
+    model = onnx.load(str(source))
+    target = Path(target)
+
+    class Reader(_Frames, CalibrationDataReader):
+        pass
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
+        out = Path(tmp) / "int8.onnx"
+        quantize_static(
+            str(prepared),
+            str(out),
+            Reader(calibration_images),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=_peak_nodes(onnx.load(str(prepared))),
+        )
+        quantized = onnx.load(str(out))
+    del quantized.metadata_props[:]
+    quantized.metadata_props.extend(model.metadata_props)
+    quantized.metadata_props.add(key="dpk.precision", value="int8")
+    _write(quantized, target)
+    return target
