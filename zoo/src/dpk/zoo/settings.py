@@ -16,6 +16,7 @@ parts of dpk and are left alone.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "read_config",
     "read_timeout",
     "registry_locations",
+    "split_registry_list",
 ]
 
 DEFAULT_TIMEOUT = 30.0
@@ -119,7 +121,25 @@ def read_timeout() -> float:
 
 
 def _is_url(location: str) -> bool:
-    return location.startswith(("http://", "https://", "file://"))
+    return location.lower().startswith(("http://", "https://", "file://"))
+
+
+def split_registry_list(value: str) -> list[str]:
+    """Split a ``DPK_REGISTRIES`` value on ``os.pathsep``, keeping URLs whole.
+
+    With ``:`` as separator (POSIX), the colons of a URL's scheme (``https://``) and port
+    (``host:8000/``) do not split it; a colon inside a URL's path does.
+    """
+    pieces: list[str] = []
+    for piece in value.split(os.pathsep):
+        if pieces and (
+            (re.fullmatch(r"(?i)https?|file", pieces[-1].strip()) and piece.startswith("//"))
+            or (re.fullmatch(r"(?i)\s*https?://[^/]*", pieces[-1]) and re.match(r"\d+(/|$)", piece))
+        ):
+            pieces[-1] += os.pathsep + piece
+        else:
+            pieces.append(piece)
+    return [p.strip() for p in pieces if p.strip()]
 
 
 def registry_locations() -> list[str]:
@@ -131,8 +151,7 @@ def registry_locations() -> list[str]:
         ZooError: The config's ``registries`` is not a list of strings.
     """
     locations: list[str] = []
-    for item in os.environ.get("DPK_REGISTRIES", "").split(os.pathsep):
-        item = item.strip()
+    for item in split_registry_list(os.environ.get("DPK_REGISTRIES", "")):
         if item:
             locations.append(item if _is_url(item) else str(Path(item).expanduser().resolve()))
     config = read_config()
