@@ -184,3 +184,11 @@ def test_corrupted_cached_file_is_never_returned(lab, server):
     with pytest.raises(NotCachedError, match="is damaged"):
         model_path("leap.fly", download=False)
     assert model_path("leap.fly").read_bytes() == DATA
+
+
+def test_unwritable_cache_is_a_clear_error(lab, zoo_home, server):
+    zoo_home.parent.mkdir(exist_ok=True)
+    zoo_home.write_text("not a folder")  # DPK_HOME cannot hold the cache
+    with pytest.raises(ZooError, match=r"'leap\.fly': cannot write to the cache .*set DPK_HOME"):
+        pull("leap.fly")
+    assert server.requests == []

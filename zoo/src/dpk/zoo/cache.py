@@ -249,7 +249,13 @@ def _fetch(
             f"model {entry.name!r} {problem} (expected at {target}); "
             f"run `dpk zoo pull {entry.name}` to download it"
         )
-    return _download(entry, registry, force=force, progress=progress, timeout=timeout)
+    try:
+        return _download(entry, registry, force=force, progress=progress, timeout=timeout)
+    except OSError as error:  # the network's errors are DownloadErrors: this is the disk
+        raise ZooError(
+            f"model {entry.name!r}: cannot write to the cache {target.parent} "
+            f"({error.strerror or error}); free some space, fix its permissions, or set DPK_HOME"
+        ) from None
 
 
 def pull(
