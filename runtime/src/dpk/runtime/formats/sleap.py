@@ -1,0 +1,588 @@
+"""SLEAP labels (``.slp``) in, predictions out as ``.slp`` or NWB, through sleap-io.
+
+sleap-io is an optional extra of dpk-runtime (``pip install 'dpk-runtime[sleap]'``) and a
+dependency of dpk-trainer; it is imported only when one of these functions runs.
+
+Reading keeps video frames out of memory: :func:`load_slp` returns a :class:`SleapLabels`
+with the skeleton and the user-labelled instances of every frame, and
+:meth:`SleapLabels.iter_frames` decodes the frames that are asked for, reading the video
+once from start to end (no seeking), so that a 1500-frame 1024x1024 clip never sits in
+memory whole. Coordinates follow dpk's convention, which sleap-io shares since SLEAP
+format 1.1: the centre of the top-left pixel is (0, 0).
+
+Skeletons map as: node names -> keypoint names, edge ``(source, destination)`` ->
+``destination`` hangs from ``source``, symmetry pairs -> left/right swaps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import h5py
+import numpy as np
+
+from dpk.runtime.labels import video_source
+from dpk.runtime.predictions import Predictions
+from dpk.specs.errors import DpkError, SpecError
+from dpk.specs.skeleton import Skeleton
+
+__all__ = [
+    "SleapLabels",
+    "load_predictions_nwb",
+    "load_predictions_slp",
+    "load_slp",
+    "save_predictions_nwb",
+    "save_predictions_slp",
+]
+
+INSTALL_HINT = "pip install 'dpk-runtime[sleap]'"
+
+
+def _sleap_io() -> Any:
+    """Import sleap-io, or say how to install it."""
+    try:
+        import sleap_io
+    except ImportError:
+        raise DpkError(
+            f"SLEAP files need the sleap-io package, which is not installed: {INSTALL_HINT}"
+        ) from None
+    return sleap_io
+
+
+@dataclass
+class SleapLabels:
+    """User-labelled instances of a SLEAP file, with the video their frames come from.
+
+    Attributes:
+        path: The ``.slp`` file.
+        skeleton: Keypoints (node names), parents (from edges) and swaps (from symmetries).
+        video_path: The video file the frames are decoded from (for a ``.pkg.slp`` with
+            embedded images: the ``.slp`` itself).
+        frame_indices: int64 (F,): the labelled frames, ascending.
+        instances: Frame index -> float32 (A, K, 2) x, y of the frame's user instances
+            (NaN = not visible).
+        tracks: Frame index -> the track name of each instance (None when untracked).
+        track_names: Every track of the file.
+        grayscale: Whether the file says the video is grayscale (None when it does not).
+    """
+
+    path: Path
+    skeleton: Skeleton
+    video_path: Path
+    frame_indices: np.ndarray
+    instances: dict[int, np.ndarray]
+    tracks: dict[int, list[str | None]] = field(default_factory=dict)
+    track_names: list[str] = field(default_factory=list)
+    grayscale: bool | None = None
+    embedded: bool = False
+
+    def __len__(self) -> int:
+        """Number of labelled frames."""
+        return len(self.frame_indices)
+
+    @property
+    def n_instances(self) -> int:
+        """Number of user instances in all frames."""
+        return sum(len(a) for a in self.instances.values())
+
+    @property
+    def max_instances(self) -> int:
+        """The most instances in one frame."""
+        return max((len(a) for a in self.instances.values()), default=0)
+
+    def source(self, frame_index: int) -> str:
+        """The source string of a frame: ``"<video>#frame=<index>"``."""
+        return video_source(str(self.video_path), frame_index)
+
+    def subset_frames(self, keep: Iterable[int]) -> SleapLabels:
+        """The same labels restricted to the frames in ``keep``."""
+        wanted = {int(i) for i in keep}
+        frames = np.array([f for f in self.frame_indices if int(f) in wanted], dtype=np.int64)
+        return SleapLabels(
+            path=self.path,
+            skeleton=self.skeleton,
+            video_path=self.video_path,
+            frame_indices=frames,
+            instances={int(f): self.instances[int(f)] for f in frames},
+            tracks={int(f): self.tracks.get(int(f), []) for f in frames},
+            track_names=self.track_names,
+            grayscale=self.grayscale,
+            embedded=self.embedded,
+        )
+
+    def iter_frames(
+        self, frame_indices: Iterable[int] | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Decode frames in ascending order, reading the video once without seeking.
+
+        Args:
+            frame_indices: Frames to decode; None = every labelled frame.
+
+        Yields:
+            ``(frame_index, image)``: uint8 (H, W, 1) for grayscale video (as the file
+            says, or when the first frame's three channels are equal), else (H, W, 3) RGB.
+
+        Raises:
+            DpkError: The video cannot be opened, or ends before a requested frame.
+        """
+        wanted = sorted(
+            {int(i) for i in (self.frame_indices if frame_indices is None else frame_indices)}
+        )
+        if not wanted:
+            return
+        if self.embedded:
+            yield from self._iter_embedded(wanted)
+            return
+        capture = cv2.VideoCapture(str(self.video_path))
+        if not capture.isOpened():
+            raise DpkError(f"{self.video_path}: cannot open the video (not a video, or damaged)")
+        gray = self.grayscale
+        try:
+            position = 0
+            for index in wanted:
+                if index < 0:
+                    raise DpkError(f"{self.path}: frame index {index} is negative")
+                while position < index:
+                    if not capture.grab():
+                        raise self._ended(position, index)
+                    position += 1
+                ok, frame = capture.read()
+                if not ok or frame is None:
+                    raise self._ended(position, index)
+                position += 1
+                if frame.ndim == 2:
+                    frame = frame[..., None]
+                if gray is None:
+                    gray = frame.shape[-1] == 1 or bool(
+                        np.array_equal(frame[..., 0], frame[..., 1])
+                        and np.array_equal(frame[..., 1], frame[..., 2])
+                    )
+                if frame.shape[-1] == 1:
+                    image = frame if gray else np.repeat(frame, 3, axis=-1)
+                elif gray:
+                    image = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)[..., None]
+                else:
+                    image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                yield index, image
+        finally:
+            capture.release()
+
+    def _ended(self, position: int, index: int) -> DpkError:
+        return DpkError(
+            f"{self.video_path}: the video ends after {position} frame(s), but {self.path} "
+            f"labels frame {index}; is this the right video?"
+        )
+
+    def _iter_embedded(self, wanted: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+        sio = _sleap_io()
+        labels = sio.load_slp(str(self.path), open_videos=True)
+        video = labels.videos[0]
+        for index in wanted:
+            try:
+                frame = np.asarray(video[index])
+            except (IndexError, KeyError, ValueError) as error:
+                raise DpkError(
+                    f"{self.path}: frame {index} is not embedded in the file ({error})"
+                ) from None
+            if frame.ndim == 2:
+                frame = frame[..., None]
+            yield index, frame.astype(np.uint8)
+
+
+def _stored_video_name(path: Path) -> str | None:
+    """The video file name exactly as the ``.slp`` stores it."""
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f["videos_json"][0]
+    except (OSError, KeyError, IndexError, ValueError):
+        return None
+    try:
+        info = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+    except ValueError:
+        return None
+    backend = info.get("backend") or {}
+    return backend.get("filename") or info.get("filename")
+
+
+def _resolve_video(path: Path, stored: str | None, video: str | Path | None) -> Path:
+    """The video: the given one, else the stored path (as is, or from the .slp's folder),
+    else a file of the stored name in the .slp's folder."""
+    if video is not None:
+        given = Path(video).expanduser()
+        if not given.is_file():
+            raise DpkError(f"{given}: video file not found (given for {path})")
+        return given
+    tried: list[Path] = []
+    if stored:
+        stored_path = Path(stored.replace("\\", "/")).expanduser()
+        tried.append(stored_path)
+        if not stored_path.is_absolute():
+            tried.append(path.parent / stored_path)
+        tried.append(path.parent / stored_path.name)
+    for candidate in tried:
+        if candidate.is_file():
+            return candidate
+    looked = ", ".join(str(t) for t in dict.fromkeys(tried)) or "(the file names no video)"
+    raise DpkError(
+        f"{path}: cannot find the video {stored!r} (looked for {looked}); pass the video "
+        "file (data.video in the spec, or video=...)"
+    )
+
+
+def _skeleton_from_sleap(sk: Any, source: str) -> Skeleton:
+    names = list(sk.node_names)
+    edges = [(e.source.name, e.destination.name) for e in sk.edges]
+    symmetries = []
+    for symmetry in sk.symmetries:
+        pair = [node.name for node in symmetry.nodes]
+        if len(pair) == 2:
+            symmetries.append((pair[0], pair[1]))
+    try:
+        return Skeleton.from_edges(names, edges, symmetries)
+    except SpecError as error:
+        raise DpkError(
+            f"{source}: the skeleton does not fit dpk's posture graph: {error}"
+        ) from None
+
+
+def load_slp(path: str | Path, video: str | Path | None = None) -> SleapLabels:
+    """Read the user-labelled instances of a SLEAP file, without decoding any frame.
+
+    Predicted instances are not training data and are left out; frames without user
+    instances are skipped.
+
+    Args:
+        path: The ``.slp`` file.
+        video: The video file, when the path stored in the file is stale.
+
+    Raises:
+        DpkError: sleap-io missing, the file unreadable, several videos or skeletons,
+            a skeleton that is not a tree, no user-labelled frames, or the video not found.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise DpkError(f"{source}: file not found")
+    sio = _sleap_io()
+    try:
+        labels = sio.load_slp(str(path), open_videos=False)
+    except Exception as error:  # sleap-io raises many kinds for damaged files
+        raise DpkError(
+            f"{source}: not a readable SLEAP file ({type(error).__name__}: {error})"
+        ) from None
+    if len(labels.skeletons) != 1:
+        raise DpkError(
+            f"{source}: has {len(labels.skeletons)} skeletons; dpk trains one skeleton per model"
+        )
+    if len(labels.videos) != 1:
+        raise DpkError(
+            f"{source}: has {len(labels.videos)} videos; dpk reads labels of one video per "
+            "file (split the project with sleap-io, one .slp per video)"
+        )
+    skeleton = _skeleton_from_sleap(labels.skeletons[0], source)
+    sio_video = labels.videos[0]
+    metadata = dict(getattr(sio_video, "backend_metadata", {}) or {})
+    embedded = bool(metadata.get("dataset")) or str(sio_video.filename) in (".", source)
+    if embedded:
+        video_path = path
+    else:
+        stored = _stored_video_name(path) or str(sio_video.filename)
+        video_path = _resolve_video(path, stored, video)
+    instances: dict[int, np.ndarray] = {}
+    tracks: dict[int, list[str | None]] = {}
+    for frame in labels.labeled_frames:
+        users = [i for i in frame.instances if type(i).__name__ == "Instance"]
+        if not users:
+            continue
+        index = int(frame.frame_idx)
+        points = np.stack([np.asarray(i.numpy(), dtype=np.float32)[:, :2] for i in users])
+        if index in instances:
+            instances[index] = np.concatenate([instances[index], points])
+            tracks[index] += [i.track.name if i.track else None for i in users]
+        else:
+            instances[index] = points
+            tracks[index] = [i.track.name if i.track else None for i in users]
+    if not instances:
+        raise DpkError(f"{source}: no frames with user-labelled instances (empty set)")
+    grayscale = metadata.get("grayscale")
+    return SleapLabels(
+        path=path,
+        skeleton=skeleton,
+        video_path=video_path,
+        frame_indices=np.array(sorted(instances), dtype=np.int64),
+        instances=instances,
+        tracks=tracks,
+        track_names=[t.name for t in labels.tracks],
+        grayscale=None if grayscale is None else bool(grayscale),
+        embedded=embedded,
+    )
+
+
+# ---------------------------------------------------------------------- predictions
+def _sleap_skeleton(sio: Any, skeleton: Skeleton) -> Any:
+    names = list(skeleton.names)
+    edges = [(names[p], names[c]) for c, p in skeleton.edges]
+    seen: set[frozenset[str]] = set()
+    symmetries = []
+    for i, s in enumerate(skeleton.swap_indices):
+        pair = frozenset((names[i], names[s])) if s >= 0 else None
+        if pair and len(pair) == 2 and pair not in seen:
+            seen.add(pair)
+            symmetries.append([names[i], names[s]])
+    return sio.Skeleton(nodes=names, edges=edges, symmetries=symmetries, name="dpk")
+
+
+def _sleap_video(sio: Any, predictions: Predictions) -> Any:
+    if predictions.image_names is not None:
+        folder = Path(predictions.source) if predictions.source else Path()
+        files = [str(folder / name) for name in predictions.image_names]
+        return sio.Video(filename=files, open_backend=False)
+    return sio.Video(filename=str(predictions.source or "video"), open_backend=False)
+
+
+def _to_sleap_labels(predictions: Predictions) -> Any:
+    sio = _sleap_io()
+    skeleton = _sleap_skeleton(sio, predictions.skeleton)
+    video = _sleap_video(sio, predictions)
+    frames = []
+    for row, index in zip(predictions.keypoints, predictions.frame_indices, strict=True):
+        if np.isnan(row[:, :2]).all():
+            continue
+        scores = np.nan_to_num(row[:, 2], nan=0.0)
+        instance = sio.PredictedInstance.from_numpy(
+            points_data=row[:, :2].astype(np.float64),
+            point_scores=scores.astype(np.float64),
+            score=float(np.nanmean(row[:, 2])) if np.isfinite(row[:, 2]).any() else 0.0,
+            skeleton=skeleton,
+        )
+        frames.append(sio.LabeledFrame(video=video, frame_idx=int(index), instances=[instance]))
+    return sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton])
+
+
+@contextmanager
+def _temporary_beside(path: Path) -> Iterator[Path]:
+    """A temporary name beside ``path`` (same suffix), renamed onto it on success."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    Path(tmp).unlink()
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_folder(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise DpkError(f"{path}: the folder {path.parent} does not exist")
+
+
+def save_predictions_slp(path: str | Path, predictions: Predictions) -> None:
+    """Write predictions as a SLEAP file: one predicted instance (with point and instance
+    scores) per frame, frames that could not be read left out, and a video that points at
+    ``predictions.source`` (the images, for image inputs). Written atomically."""
+    path = Path(path)
+    _check_folder(path)
+    sio = _sleap_io()
+    labels = _to_sleap_labels(predictions)
+    with _temporary_beside(path) as tmp:
+        sio.save_slp(labels, str(tmp), verbose=False)
+
+
+NWB_DESCRIPTION = "Poses estimated by dpk ({model}); timestamps are frame_index / {fps!r} s."
+_NWB_FPS = re.compile(r"frame_index / ([0-9.eE+-]+) s")
+
+
+def save_predictions_nwb(path: str | Path, predictions: Predictions) -> None:
+    """Write predictions as NWB (an ndx-pose ``PoseEstimation``) through sleap-io, atomically.
+
+    NWB stores time, not frame numbers: timestamps are ``frame_index / fps`` with the
+    video's fps from ``predictions.source_info`` (1.0 when unknown, so that timestamps
+    are frame numbers), and the PoseEstimation description records that fps so that
+    :func:`load_predictions_nwb` gets the frame numbers back.
+    """
+    path = Path(path)
+    _check_folder(path)
+    _sleap_io()
+    try:
+        from sleap_io.io.nwb_predictions import write_nwb
+    except ImportError as error:
+        raise DpkError(
+            f"{path}: writing NWB needs pynwb and ndx-pose ({error}): {INSTALL_HINT}"
+        ) from None
+    fps = float(predictions.source_info.get("fps") or 1.0)
+    labels = _to_sleap_labels(predictions)
+    n_frames = int(predictions.frame_indices.max()) + 1 if predictions.n_frames else 0
+    metadata = {
+        # sleap-io indexes this array by frame number (not by row), so it must cover
+        # every frame up to the last one.
+        "video_timestamps": np.arange(n_frames, dtype=np.float64) / fps,
+        "description": NWB_DESCRIPTION.format(model=predictions.model_name or "model", fps=fps),
+        "scorer": predictions.model_name or "dpk",
+        "source_software": "dpk",
+    }
+    with _temporary_beside(path) as tmp:
+        write_nwb(labels, str(tmp), pose_estimation_metadata=metadata)
+
+
+def _predictions_from_sleap(labels: Any, source: str) -> Predictions:
+    if len(labels.skeletons) != 1:
+        raise DpkError(f"{source}: has {len(labels.skeletons)} skeletons; expected one")
+    skeleton = _skeleton_from_sleap(labels.skeletons[0], source)
+    k = skeleton.n_keypoints
+    rows: dict[int, np.ndarray] = {}
+    for frame in labels.labeled_frames:
+        best = None
+        for instance in frame.instances:
+            if not hasattr(instance, "score"):
+                continue
+            if best is None or float(instance.score) > float(best.score):
+                best = instance
+        if best is None:
+            continue
+        points = np.asarray(best.numpy(scores=True), dtype=np.float32).reshape(k, -1)
+        rows[int(frame.frame_idx)] = points[:, :3]
+    indices = np.array(sorted(rows), dtype=np.int64)
+    keypoints = np.stack([rows[int(i)] for i in indices]) if len(indices) else np.zeros((0, k, 3))
+    video = labels.videos[0] if labels.videos else None
+    filename = getattr(video, "filename", None)
+    image_names = None
+    video_source_path = None
+    if isinstance(filename, list):
+        image_names = [Path(f).name for f in filename]
+        video_source_path = str(Path(filename[0]).parent) if filename else None
+    elif filename is not None:
+        video_source_path = str(filename)
+    if image_names is not None:
+        image_names = [image_names[int(i)] for i in indices]
+    return Predictions(
+        keypoints=keypoints.astype(np.float32),
+        frame_indices=indices,
+        skeleton=skeleton,
+        source=video_source_path,
+        image_names=image_names,
+        model_name=Path(source).name,
+    )
+
+
+def load_predictions_slp(path: str | Path) -> Predictions:
+    """Read predicted instances of a SLEAP file (the best-scoring instance of each frame)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DpkError(f"{path}: file not found")
+    sio = _sleap_io()
+    try:
+        labels = sio.load_slp(str(path), open_videos=False)
+    except Exception as error:  # sleap-io raises many kinds for damaged files
+        raise DpkError(
+            f"{path}: not a readable SLEAP file ({type(error).__name__}: {error})"
+        ) from None
+    return _predictions_from_sleap(labels, str(path))
+
+
+def _text(value: Any) -> str:
+    value = value[()] if isinstance(value, h5py.Dataset) else value
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _series_times(series: h5py.Group, n: int) -> np.ndarray:
+    if "timestamps" in series:
+        return np.asarray(series["timestamps"][()], dtype=np.float64)
+    start = series["starting_time"]
+    rate = float(start.attrs["rate"])
+    return float(start[()]) + np.arange(n) / rate
+
+
+def load_predictions_nwb(
+    path: str | Path, *, fps: float | None = None, skeleton: Skeleton | None = None
+) -> Predictions:
+    """Read pose predictions from an NWB file (ndx-pose), with h5py alone.
+
+    Args:
+        path: The ``.nwb`` file.
+        fps: Frames per second to turn timestamps into frame numbers; default: the fps
+            recorded by :func:`save_predictions_nwb`, else 1.0.
+        skeleton: Skeleton to attach (NWB keeps no left/right swaps); default: the file's
+            nodes with parents from its edges.
+
+    Raises:
+        DpkError: Not HDF5, no PoseEstimation, or several (tracked animals).
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise DpkError(f"{source}: file not found")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as error:
+        raise DpkError(f"{source}: not a readable NWB (HDF5) file ({error})") from None
+    with f:
+        found: list[tuple[str, str]] = []
+        f.visititems(
+            lambda name, node: (
+                found.append((name, _text(node.attrs.get("neurodata_type", ""))))
+                if isinstance(node, h5py.Group)
+                else None
+            )
+        )
+        estimations = [name for name, kind in found if kind == "PoseEstimation"]
+        skeletons = [name for name, kind in found if kind == "Skeleton"]
+        if len(estimations) != 1:
+            raise DpkError(
+                f"{source}: expected one PoseEstimation (one animal), found {len(estimations)}"
+            )
+        group = f[estimations[0]]
+        description = _text(group["description"]) if "description" in group else ""
+        match = _NWB_FPS.search(description)
+        rate = fps or (float(match.group(1)) if match else 1.0)
+        if skeleton is None:
+            if not skeletons:
+                raise DpkError(f"{source}: no Skeleton in the file; pass skeleton=...")
+            node_group = f[skeletons[0]]
+            names = [_text(n) for n in node_group["nodes"][()]]
+            edges = node_group["edges"][()] if "edges" in node_group else np.zeros((0, 2))
+            parents: list[str | None] = [None] * len(names)
+            for a, b in np.asarray(edges, dtype=np.int64).reshape(-1, 2):
+                parents[int(b)] = names[int(a)]
+            skeleton = Skeleton(names=names, parents=parents)
+        per_node = {}
+        for name in skeleton.names:
+            if name not in group:
+                raise DpkError(f"{source}: no series for keypoint {name!r}")
+            series = group[name]
+            data = np.asarray(series["data"][()], dtype=np.float32).reshape(-1, 2)
+            confidence = (
+                np.asarray(series["confidence"][()], dtype=np.float32)
+                if "confidence" in series
+                else np.ones(len(data), np.float32)
+            )
+            frames = np.rint(_series_times(series, len(data)) * rate).astype(np.int64)
+            per_node[name] = (frames, data, confidence)
+        indices = np.unique(np.concatenate([v[0] for v in per_node.values()]))
+        keypoints = np.full((len(indices), skeleton.n_keypoints, 3), np.nan, np.float32)
+        for k, name in enumerate(skeleton.names):
+            frames, data, confidence = per_node[name]
+            rows = np.searchsorted(indices, frames)
+            keypoints[rows, k, :2] = data
+            keypoints[rows, k, 2] = confidence
+        videos = (
+            [_text(v) for v in group["original_videos"][()]] if "original_videos" in group else []
+        )
+    return Predictions(
+        keypoints=keypoints,
+        frame_indices=indices,
+        skeleton=skeleton,
+        source=videos[0] if videos else None,
+        source_info={"fps": rate} if match or fps else {},
+        model_name=path.name,
+    )
