@@ -1,0 +1,43 @@
+"""Training data: labels from any supported format to cropped, split, model-ready examples.
+
+The label formats themselves (DeepPoseKit HDF5, DeepLabCut, SLEAP) live in
+:mod:`dpk.runtime.formats`; this package turns them into what a model spec asks for.
+"""
+
+from dpk.trainer.data.crops import (
+    CropStats,
+    crop_frames,
+    crop_image,
+    crop_labels,
+    crop_origin,
+    crop_sleap,
+    keypoint_columns,
+)
+from dpk.trainer.data.loading import (
+    Format,
+    convert_channels,
+    detect_format,
+    load_training_data,
+    resolve_data_path,
+)
+from dpk.trainer.data.splits import FrameKey, Split, frame_keys, split_examples, split_labels
+
+__all__ = [
+    "CropStats",
+    "Format",
+    "FrameKey",
+    "Split",
+    "convert_channels",
+    "crop_frames",
+    "crop_image",
+    "crop_labels",
+    "crop_origin",
+    "crop_sleap",
+    "detect_format",
+    "frame_keys",
+    "keypoint_columns",
+    "load_training_data",
+    "resolve_data_path",
+    "split_examples",
+    "split_labels",
+]

@@ -1,0 +1,232 @@
+"""From a model spec to training and validation examples.
+
+:func:`load_training_data` resolves ``data.path`` (relative to the spec file's folder, with
+``~`` and environment variables expanded), detects the format, reads the labels, cuts
+crops when ``data.crop`` is set (required when frames hold several animals), maps the
+keypoints to the spec's skeleton by name, brings the images to the spec's channels and
+colour order, checks their size, and splits by frame.
+
+Decisions, so that nothing is guessed silently:
+
+- Keypoints more than 0.5 px outside their image (or frame, before cropping) are an
+  error naming the file, frame and keypoint. After cropping, keypoints of the cropped
+  animal that fall outside the crop become NaN, and other animals are only pixels.
+- Label images are gray (1 channel) or RGB; they are converted to the spec's
+  ``channels``/``color_order`` (gray -> colour repeats the channel; colour -> gray uses
+  OpenCV's luma weights). A size that differs from ``preprocessing.height``/``width`` is
+  an error (dpk does not resize labels); it suggests ``data.crop`` or a new input size.
+- DeepPoseKit files do not store keypoint names: their keypoints take the spec's names in
+  order (the counts must match), unless dpk wrote the names into the file.
+- Frames keep the file's order (SLEAP: ascending frame index, instances in file order).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from dpk.runtime.formats.dlc import is_dlc_path, load_dlc
+from dpk.runtime.formats.dpk_h5 import is_dpk_h5, load_dpk_h5, stored_keypoint_names
+from dpk.runtime.formats.sleap import SleapLabels, load_slp
+from dpk.runtime.labels import Labels, video_source
+from dpk.specs.data import DataSpec
+from dpk.specs.errors import DpkError
+from dpk.specs.model import ModelSpec
+from dpk.specs.preprocessing import Preprocessing
+from dpk.trainer.data.crops import crop_labels, crop_sleap, keypoint_columns
+from dpk.trainer.data.splits import split_examples, split_labels
+
+__all__ = [
+    "Format",
+    "convert_channels",
+    "detect_format",
+    "load_training_data",
+    "resolve_data_path",
+]
+
+Format = Literal["dpk_h5", "dlc", "slp"]
+
+
+def resolve_data_path(path: str, base_dir: str | Path) -> Path:
+    """``path`` with ``~`` and ``$VARS`` expanded, relative paths taken from ``base_dir``,
+    made absolute (``..`` removed, symbolic links kept)."""
+    expanded = Path(os.path.expandvars(os.path.expanduser(path)))
+    return Path(os.path.abspath(Path(base_dir) / expanded))
+
+
+def detect_format(path: Path, declared: str = "auto") -> Format:
+    """The label format of ``path``: ``.slp`` -> slp; ``.h5`` with an ``annotations``
+    dataset -> dpk_h5; a DeepLabCut project folder, ``config.yaml`` or CollectedData
+    CSV/HDF5 -> dlc.
+
+    Raises:
+        DpkError: The path does not exist or its format cannot be told.
+    """
+    if not path.exists():
+        raise DpkError(f"{path}: labels not found (data.path)")
+    if declared != "auto":
+        return declared  # type: ignore[return-value]
+    suffix = path.suffix.lower()
+    if suffix == ".slp":
+        return "slp"
+    if suffix in (".h5", ".hdf5") and is_dpk_h5(path):
+        return "dpk_h5"
+    if is_dlc_path(path):
+        return "dlc"
+    raise DpkError(
+        f"{path}: cannot tell the labels format: expected a SLEAP .slp, a DeepPoseKit .h5 "
+        "(with an 'annotations' dataset), a DeepLabCut project folder, config.yaml or "
+        "CollectedData CSV/HDF5; set data.format if the name misleads"
+    )
+
+
+def convert_channels(images: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
+    """Gray or RGB uint8 (N, H, W, C) images in the spec's channels and colour order."""
+    channels = images.shape[-1]
+    if preprocessing.channels == 1:
+        if channels == 1:
+            return images
+        return np.stack([cv2.cvtColor(i, cv2.COLOR_RGB2GRAY) for i in images])[..., None]
+    colour = np.repeat(images, 3, axis=-1) if channels == 1 else images
+    return colour[..., ::-1].copy() if preprocessing.color_order == "bgr" else colour
+
+
+def _load_dpk_h5(path: Path, spec: ModelSpec) -> Labels:
+    if stored_keypoint_names(path) is not None:
+        return load_dpk_h5(path, on_asymmetric_swap="accept")
+    # No names in the file: the spec's skeleton names its keypoints, in order.
+    return load_dpk_h5(path, spec.skeleton)
+
+
+def _warn_unconfirmed(labels: Labels) -> None:
+    if labels.annotated is None:
+        return
+    unconfirmed = int((~labels.annotated.all(axis=1)).sum())
+    if unconfirmed:
+        warnings.warn(
+            f"{labels.origin}: {unconfirmed} of {len(labels)} frames have keypoints not marked "
+            "'annotated' (placed by a model or an initial guess, not confirmed by a person); "
+            "they are used as they are",
+            stacklevel=3,
+        )
+
+
+def _sleap_full_frames(sleap: SleapLabels, spec: ModelSpec, frames: list[int]) -> Labels:
+    """Whole frames as examples, for SLEAP files with one animal per frame."""
+    origin = str(sleap.path)
+    columns = keypoint_columns(sleap.skeleton.names, spec.skeleton.names, origin)
+    images, keypoints = [], []
+    for index, image in sleap.iter_frames(frames):
+        images.append(image)
+        keypoints.append(sleap.instances[index][0, columns])
+    labels = Labels(
+        images=np.stack(images),
+        keypoints=np.stack(keypoints),
+        skeleton=spec.skeleton,
+        sources=[video_source(str(sleap.video_path), f) for f in frames],
+        frame_indices=np.asarray(frames, dtype=np.int64),
+        origin=origin,
+    )
+    labels.check_inside()
+    return labels
+
+
+def _load_sleap(path: Path, spec: ModelSpec, base_dir: Path) -> tuple[Labels, Labels]:
+    data = spec.data
+    assert data is not None
+    video = resolve_data_path(data.video, base_dir) if data.video else None
+    sleap = load_slp(path, video=video)
+    keypoint_columns(sleap.skeleton.names, spec.skeleton.names, str(path))
+    if data.crop is None and sleap.max_instances > 1:
+        raise DpkError(
+            f"{path}: frames hold up to {sleap.max_instances} animals; add data.crop to the "
+            "spec to train on one crop per animal, for example: "
+            f"crop: {{anchor: {spec.skeleton.names[0]}, size: {spec.preprocessing.height}}}"
+        )
+    # Split by frame before decoding, so that only the frames used are read.
+    frame_list = [int(f) for f in sleap.frame_indices]
+    keys = [(str(sleap.video_path), f, "") for f in frame_list]
+    split = split_examples(keys, data=data, training=spec.training, origin=str(path))
+    train_frames = {frame_list[i] for i in split.train}
+    val_frames = {frame_list[i] for i in split.validation}
+    used = sorted(train_frames | val_frames)
+    if data.crop is not None:
+        labels = crop_sleap(sleap, data.crop, skeleton=spec.skeleton, frames=used)
+    else:
+        labels = _sleap_full_frames(sleap, spec, used)
+    is_val = np.array([int(f) in val_frames for f in labels.frame_indices])
+    train, validation = labels.subset(~is_val), labels.subset(is_val)
+    if len(train) == 0:
+        raise DpkError(f"{path}: no training examples after cropping (empty set)")
+    return train, validation
+
+
+def _check_size(labels: Labels, spec: ModelSpec, data: DataSpec) -> None:
+    height, width, _ = labels.image_shape
+    pre = spec.preprocessing
+    if (height, width) == (pre.height, pre.width):
+        return
+    if data.crop is not None:
+        hint = (
+            f"set data.crop.size to {pre.height}"
+            if pre.height == pre.width
+            else f"set preprocessing.height and width to {data.crop.size} (crops are square)"
+        )
+        raise DpkError(
+            f"{labels.origin}: crops are {width}x{height} but the model's input is "
+            f"{pre.width}x{pre.height} (width x height): {hint}"
+        )
+    raise DpkError(
+        f"{labels.origin}: the labelled images are {width}x{height} (width x height) but the "
+        f"model's input is {pre.width}x{pre.height}: set preprocessing.height: {height} and "
+        f"width: {width}, or add data.crop (anchor keypoint and size) to cut "
+        f"{pre.height}x{pre.height} crops around each animal; dpk does not resize labels"
+    )
+
+
+def load_training_data(spec: ModelSpec, base_dir: str | Path) -> tuple[Labels, Labels]:
+    """Training and validation examples for a model spec.
+
+    Args:
+        spec: The model spec; its ``data`` section says where the labels are.
+        base_dir: Folder relative ``data.path`` and ``data.video`` are taken from (the
+            spec file's folder).
+
+    Returns:
+        ``(train, validation)``: labels in the spec's skeleton order, images of the spec's
+        height, width, channels and colour order, in a deterministic order. The validation
+        set is empty only with ``training.validation_fraction: 0`` and no
+        ``data.validation_frames``.
+
+    Raises:
+        DpkError: With a message naming the labels file: not found, unknown format,
+            unknown keypoint names, several animals without ``data.crop``, keypoints
+            outside the images, a size that does not match, or an empty set.
+    """
+    data = spec.data
+    if data is None:
+        raise DpkError("the spec has no data section: add data.path (the labels file or folder)")
+    base_dir = Path(base_dir)
+    path = resolve_data_path(data.path, base_dir)
+    fmt = detect_format(path, data.format)
+    if fmt == "slp":
+        train, validation = _load_sleap(path, spec, base_dir)
+    else:
+        if fmt == "dpk_h5":
+            labels = _load_dpk_h5(path, spec)
+            _warn_unconfirmed(labels)
+        else:
+            labels = load_dlc(path)
+        labels = labels.select_keypoints(spec.skeleton)
+        if data.crop is not None:
+            labels = crop_labels(labels, data.crop)
+        train, validation = split_labels(labels, data=data, training=spec.training)
+    for part in (train, validation):
+        _check_size(part, spec, data)
+        part.images = convert_channels(part.images, spec.preprocessing)
+    return train, validation
