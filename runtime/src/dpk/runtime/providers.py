@@ -83,6 +83,17 @@ def _missing_cuda_libraries() -> list[str]:
     return missing
 
 
+def _has_driver() -> bool:
+    """The NVIDIA driver library loads (without it no CUDA provider can work)."""
+    if os.name == "nt":  # pragma: no cover
+        return True
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
 def _why_inactive(device: str) -> str:
     ort = _ort()
     provider = _PROVIDER[device]
@@ -92,6 +103,11 @@ def _why_inactive(device: str) -> str:
             f"{'onnxruntime-gpu' if 'CUDAExecutionProvider' in ort.get_available_providers() else 'onnxruntime'})"
             f" has no {provider}; install dpk-runtime with onnxruntime-gpu "
             "(`pip install 'dpk-runtime[cuda]'`)"
+        )
+    if not _has_driver():
+        return (
+            "no NVIDIA driver (libcuda.so.1) could be loaded: this machine has no usable "
+            "NVIDIA GPU, or its driver is not installed; use --device cpu (or auto)"
         )
     missing = _missing_cuda_libraries()
     if missing:
@@ -138,11 +154,11 @@ def create_session(
         raise ProviderError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
     ort = _ort()
     available = ort.get_available_providers()
-    if device in ("cuda", "tensorrt", "auto") and "CUDAExecutionProvider" in available:
-        _preload_cuda()
     if device == "cpu":
         session = _session(model, ["CPUExecutionProvider"], threads)
         return session, "CPUExecutionProvider"
+    if "CUDAExecutionProvider" in available and _has_driver():
+        _preload_cuda()  # without a GPU driver nothing CUDA can work: skip it and its noise
     if device == "auto":
         for candidate in ("cuda", "cpu"):
             provider = _PROVIDER[candidate]
@@ -150,13 +166,16 @@ def create_session(
                 continue
             if candidate == "cuda" and _missing_cuda_libraries():
                 continue
-            session = _session(model, [provider, "CPUExecutionProvider"], threads)
+            fallback = ["CPUExecutionProvider"] if candidate != "cpu" else []
+            session = _session(model, [provider, *fallback], threads)
             if session.get_providers()[0] == provider:
                 return session, provider
         raise ProviderError("onnxruntime has no working execution provider")  # pragma: no cover
     provider = _PROVIDER[device]
     if provider not in available:
         raise ProviderError(f"device {device!r} is not available: {_why_inactive(device)}")
+    if _missing_cuda_libraries():  # known to fail: say why without onnxruntime's noise
+        raise ProviderError(f"device {device!r} is not active: {_why_inactive(device)}")
     session = _session(model, [provider, "CPUExecutionProvider"], threads)
     if session.get_providers()[0] != provider:
         raise ProviderError(f"device {device!r} is not active: {_why_inactive(device)}")

@@ -1,0 +1,375 @@
+"""The runtime's verbs of the ``dpk`` command: predict, render, plot, info, benchmark.
+
+Registration only builds argument parsers (no onnxruntime, OpenCV or matplotlib import);
+each handler imports what it needs when it runs. Errors caused by input are
+:class:`~dpk.specs.errors.DpkError` and reach the user as one line (see :mod:`dpk.runtime.cli`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from dpk.runtime.providers import DEVICES
+from dpk.specs.errors import DpkError
+
+__all__ = [
+    "register_benchmark",
+    "register_info",
+    "register_plot",
+    "register_predict",
+    "register_render",
+]
+
+_MODEL_HELP = "model: a .onnx file exported by dpk, or a zoo name such as stacked_densenet.fly"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of numbers"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give numbers of 1 or more, e.g. 1,100")
+    return values
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where to run: auto (CUDA when it works, else CPU), cpu, cuda, tensorrt "
+        "(cuda/tensorrt that do not work are an error, never a silent CPU fall-back)",
+    )
+    parser.add_argument(
+        "--threads", type=_positive_int, default=None, help="CPU threads for onnxruntime"
+    )
+
+
+# --------------------------------------------------------------------------- predict
+def _outputs_and_formats(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    from dpk.runtime.formats import check_output
+
+    outputs = [Path(o) for o in args.output]
+    formats = args.format or []
+    if len(formats) > 1 and len(formats) != len(outputs):
+        raise DpkError(
+            f"{len(formats)} --format values for {len(outputs)} outputs; give one --format "
+            "for all outputs, or one per -o in the same order"
+        )
+    if len(formats) == 1 and len(outputs) > 1:
+        formats = formats * len(outputs)
+    if len(set(outputs)) != len(outputs):
+        raise DpkError("the same output file is given twice")
+    planned = []
+    for i, path in enumerate(outputs):
+        fmt = formats[i] if formats else None
+        planned.append((path, check_output(path, fmt)))
+    return planned
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from dpk.runtime.formats import save_predictions
+    from dpk.runtime.predictor import Predictor, resolve_model
+    from dpk.runtime.video import describe_errors
+
+    planned = _outputs_and_formats(args)  # before any long work
+    source = Path(args.source)
+    if not source.exists():
+        raise DpkError(f"{source}: no such video file or image folder")
+    model_path, name = resolve_model(args.model)
+    predictor = Predictor(
+        model_path, device=args.device, batch_size=args.batch_size, threads=args.threads, name=name
+    )
+    _say(f"model {name} on {predictor.provider}, batch size {predictor.batch_size}")
+    started = time.perf_counter()
+    predictions = predictor.predict_path(
+        source, args.start, args.stop, args.step, progress=not args.quiet
+    )
+    seconds = time.perf_counter() - started
+    for line in describe_errors(predictions.errors):
+        _say(f"dpk predict: warning: {line}; their rows are empty (NaN)")
+    for path, fmt in planned:
+        save_predictions(path, predictions, fmt)
+        print(f"wrote {path} ({fmt}, {predictions.n_frames} frames)")
+    if not args.quiet:
+        fps = predictions.n_frames / seconds if seconds > 0 else float("inf")
+        _say(f"{predictions.n_frames} frames in {seconds:.1f} s ({fps:.1f} frames/s)")
+    return 0
+
+
+def register_predict(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk predict``."""
+    parser = subparsers.add_parser(
+        "predict",
+        help="predict keypoints on a video or an image folder",
+        description="Predict keypoints on every frame of a video (or every image of a folder) "
+        "and write them as CSV, HDF5, SLEAP .slp, NWB or DeepLabCut CSV.",
+        epilog="example: dpk predict video.mp4 --model model.onnx -o poses.csv -o poses.h5",
+    )
+    parser.add_argument("source", help="a video file, or a folder of images")
+    parser.add_argument("--model", "-m", required=True, help=_MODEL_HELP)
+    parser.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        required=True,
+        help="output file; the suffix picks the format (.csv, .h5, .slp, .nwb); repeat for "
+        "several outputs",
+    )
+    parser.add_argument(
+        "--format",
+        action="append",
+        choices=["csv", "h5", "slp", "nwb", "dlc"],
+        help="output format when the suffix is not enough (dlc: DeepLabCut CSV); once for "
+        "all outputs, or once per -o in order",
+    )
+    _add_device(parser)
+    parser.add_argument(
+        "--batch-size", type=_positive_int, default=16, help="frames per inference call"
+    )
+    parser.add_argument("--start", type=int, default=0, help="first frame (default 0)")
+    parser.add_argument("--stop", type=int, default=None, help="stop before this frame")
+    parser.add_argument("--step", type=_positive_int, default=1, help="every STEP-th frame")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_predict)
+
+
+# --------------------------------------------------------------------------- render
+def _render_skeleton(text: str | None):
+    if not text:
+        return None
+    from dpk.runtime.model_file import ModelFile
+    from dpk.runtime.predictor import resolve_model
+    from dpk.specs.skeleton import Skeleton
+
+    path = Path(text)
+    if path.suffix.lower() == ".csv" and path.is_file():
+        return Skeleton.from_csv(path, on_asymmetric_swap="accept")
+    model_path, name = resolve_model(text)
+    return ModelFile.load(model_path, name).skeleton
+
+
+def _render(args: argparse.Namespace) -> int:
+    from dpk.runtime.atomic import check_writable
+    from dpk.runtime.formats import load_predictions
+    from dpk.runtime.render import render_video
+
+    check_writable(args.output)
+    predictions = load_predictions(args.predictions)
+    skeleton = _render_skeleton(args.skeleton)
+    render_video(
+        args.video,
+        predictions,
+        args.output,
+        min_confidence=args.min_confidence,
+        skeleton=skeleton,
+        radius=args.radius,
+        fps=args.fps,
+        label_frames=not args.no_labels,
+        progress=not args.quiet,
+    )
+    print(f"wrote {args.output} ({predictions.n_frames} frames)")
+    return 0
+
+
+def register_render(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk render``."""
+    parser = subparsers.add_parser(
+        "render",
+        help="draw predicted poses on the video",
+        description="Draw the predicted skeleton on the frames of the video they came from.",
+        epilog="example: dpk render video.mp4 poses.h5 -o overlay.mp4 --min-confidence 0.2",
+    )
+    parser.add_argument("video", help="the video the predictions were made on")
+    parser.add_argument("predictions", help="predictions (.h5 or .csv from dpk predict, ...)")
+    parser.add_argument("-o", "--output", required=True, help="overlay video (.mp4 or .avi)")
+    parser.add_argument(
+        "--min-confidence",
+        type=float,
+        default=0.1,
+        help="hide keypoints below this confidence (default 0.1); below 0.5 they are faded",
+    )
+    parser.add_argument(
+        "--skeleton",
+        help="edges to draw when the predictions do not carry them (a CSV table holds names "
+        "only): a skeleton CSV (name,parent,swap), a model file or a zoo name",
+    )
+    parser.add_argument("--radius", type=_positive_int, help="keypoint radius in pixels")
+    parser.add_argument("--fps", type=float, help="output frame rate (default: the video's)")
+    parser.add_argument("--no-labels", action="store_true", help="do not write frame numbers")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_render)
+
+
+# --------------------------------------------------------------------------- plot
+def _plot(args: argparse.Namespace) -> int:
+    from dpk.runtime.atomic import check_writable
+    from dpk.runtime.formats import load_predictions
+    from dpk.runtime.plot import plot_predictions
+
+    check_writable(args.output)
+    predictions = load_predictions(args.predictions)
+    names = [n.strip() for n in args.keypoints.split(",") if n.strip()] if args.keypoints else None
+    plot_predictions(predictions, args.output, keypoints=names, min_confidence=args.min_confidence)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def register_plot(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk plot``."""
+    parser = subparsers.add_parser(
+        "plot",
+        help="plot keypoint trajectories and confidence over time",
+        description="Write a PNG with x, y and confidence over time for each keypoint.",
+        epilog="example: dpk plot poses.h5 -o poses.png --keypoints nose,tail",
+    )
+    parser.add_argument("predictions", help="predictions (.h5 or .csv from dpk predict, ...)")
+    parser.add_argument("-o", "--output", required=True, help="the .png file")
+    parser.add_argument("--keypoints", help="comma-separated names to plot (default: all)")
+    parser.add_argument(
+        "--min-confidence", type=float, default=None, help="leave out x, y below this confidence"
+    )
+    parser.set_defaults(func=_plot)
+
+
+# --------------------------------------------------------------------------- info
+def _info_lines(model) -> list[str]:
+    spec, card, pre = model.spec, model.card, model.preprocessing
+    lines = [
+        f"model file   {model.source}",
+        f"name         {spec.name}",
+        f"format       dpk model file {model.format_version}"
+        + (f", exported by dpk {model.dpk_version}" if model.dpk_version else ""),
+        f"architecture {spec.architecture.type}",
+        f"input        image uint8 (N, {pre.height}, {pre.width}, {pre.channels}) "
+        f"{pre.color_order}; fit {pre.fit} (pad {pre.pad_value}); "
+        f"normalization {pre.normalization}",
+        f"outputs      {', '.join(model.outputs)} (output stride {spec.targets.stride}, "
+        f"{'with' if spec.targets.graph else 'without'} posture graph)",
+        f"FLOPs        {model.flops if model.flops else 'unknown'} per frame",
+        "",
+        f"skeleton ({model.n_keypoints} keypoints):",
+        f"  {'#':>3s}  {'name':20s} {'parent':20s} swap",
+    ]
+    skeleton = model.skeleton
+    for i, name in enumerate(skeleton.names):
+        parent = (skeleton.parents or [None] * len(skeleton.names))[i] or "-"
+        swap = (skeleton.swaps or [None] * len(skeleton.names))[i] or "-"
+        lines.append(f"  {i:3d}  {name:20s} {parent:20s} {swap}")
+    lines += ["", "model card:"]
+    card_lines = []
+    if card.description:
+        card_lines.append(f"  description  {card.description}")
+    card_lines.append(f"  license      {card.license}")
+    if card.authors:
+        card_lines.append(f"  authors      {', '.join(card.authors)}")
+    if card.training_data:
+        data = card.training_data
+        extra = f" ({data.license})" if data.license else ""
+        card_lines.append(f"  trained on   {data.name}{extra} {data.source}".rstrip())
+    for key, value in card.metrics.items():
+        card_lines.append(f"  metric       {key} = {value:g}")
+    for speed in card.speed:
+        card_lines.append(
+            f"  speed        {speed.fps:.1f} frames/s on {speed.provider} at batch "
+            f"{speed.batch_size}" + (f" ({speed.machine})" if speed.machine else "")
+        )
+    if card.created:
+        card_lines.append(f"  created      {card.created}")
+    return lines + card_lines
+
+
+def _info(args: argparse.Namespace) -> int:
+    from dpk.runtime.model_file import ModelFile
+    from dpk.runtime.predictor import resolve_model
+
+    model_path, name = resolve_model(args.model)
+    is_file = name == model_path.name  # a zoo model is named by its zoo name
+    model = ModelFile.load(model_path, None if is_file else name)
+    if args.json:
+        print(json.dumps(model.summary(), indent=2))
+    else:
+        print("\n".join(_info_lines(model)))
+    return 0
+
+
+def register_info(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk info``."""
+    parser = subparsers.add_parser(
+        "info",
+        help="show what a model file says about itself",
+        description="Print a model's spec summary, skeleton and model card.",
+    )
+    parser.add_argument("model", help=_MODEL_HELP)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.set_defaults(func=_info)
+
+
+# --------------------------------------------------------------------------- benchmark
+def _benchmark(args: argparse.Namespace) -> int:
+    from dpk.runtime.benchmark import benchmark_model, format_benchmark
+    from dpk.runtime.predictor import resolve_model
+
+    model_path, name = resolve_model(args.model)
+    devices = None if args.device == "auto" else [args.device]
+    model, results, skipped = benchmark_model(
+        model_path,
+        batch_sizes=args.batch_sizes,
+        devices=devices,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        threads=args.threads,
+        name=name,
+    )
+    print(format_benchmark(model, results, skipped))
+    return 0
+
+
+def register_benchmark(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk benchmark``."""
+    parser = subparsers.add_parser(
+        "benchmark",
+        help="measure a model's frames per second on each working provider",
+        description="Time a model on every working onnxruntime provider (or one --device): "
+        "frames per second and GFLOP/s at each batch size, median of repeats after warm-up.",
+    )
+    parser.add_argument("model", help=_MODEL_HELP)
+    parser.add_argument(
+        "--batch-sizes",
+        type=_int_list,
+        default=[1, 100],
+        help="comma-separated batch sizes (default 1,100)",
+    )
+    parser.add_argument("--repeats", type=_positive_int, default=5, help="timed runs (default 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="auto times every working provider; or only cpu, cuda, tensorrt",
+    )
+    parser.add_argument(
+        "--threads", type=_positive_int, default=None, help="CPU threads for onnxruntime"
+    )
+    parser.set_defaults(func=_benchmark)

@@ -1,0 +1,207 @@
+"""Drawing predicted poses on the video they came from (``dpk render``).
+
+Each keypoint gets its own colour; edges follow the skeleton's parent links; keypoints
+below ``min_confidence`` are hidden and those below ``fade_below`` are drawn
+semi-transparent. The overlay video is written to a temporary file and renamed when it is
+complete.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from functools import reduce
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dpk.runtime.atomic import atomic_output, check_writable
+from dpk.runtime.predictions import Predictions
+from dpk.runtime.video import SourceError, VideoSource
+from dpk.specs.errors import DpkError
+from dpk.specs.skeleton import Skeleton
+
+__all__ = ["CODECS", "keypoint_colors", "render_video"]
+
+CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v", ".mov": "mp4v"}
+"""Default FourCC per output suffix."""
+_SHIFT = 4  # subpixel bits for OpenCV drawing
+_ONE = 1 << _SHIFT
+
+
+def keypoint_colors(n: int) -> np.ndarray:
+    """``n`` distinct, saturated colours as uint8 (n, 3) RGB, evenly spaced in hue."""
+    hues = (np.arange(n) * 180 / max(n, 1)).astype(np.uint8)
+    hsv = np.stack([hues, np.full(n, 230, np.uint8), np.full(n, 255, np.uint8)], axis=-1)
+    return cv2.cvtColor(hsv[None], cv2.COLOR_HSV2RGB)[0]
+
+
+def _point(x: float, y: float) -> tuple[int, int]:
+    return (round(x * _ONE), round(y * _ONE))
+
+
+def draw_pose(
+    frame: np.ndarray,
+    keypoints: np.ndarray,
+    edges: list[tuple[int, int]],
+    colors_bgr: list[tuple[int, int, int]],
+    *,
+    min_confidence: float,
+    fade_below: float,
+    radius: int,
+    thickness: int,
+) -> None:
+    """Draw one pose on a BGR frame in place (hidden below ``min_confidence``)."""
+    x, y, conf = keypoints[:, 0], keypoints[:, 1], keypoints[:, 2]
+    conf = np.where(np.isnan(conf), 1.0, conf)  # models without confidence
+    visible = np.isfinite(x) & np.isfinite(y) & (conf >= min_confidence)
+    strong = visible & (conf >= fade_below)
+    weak = visible & ~strong
+    layers = [(weak, True), (strong, False)] if weak.any() else [(strong, False)]
+    for mask, faded in layers:
+        canvas = frame.copy() if faded else frame
+        for child, parent in edges:
+            if visible[child] and visible[parent] and (mask[child] or mask[parent]):
+                if faded and strong[child] and strong[parent]:
+                    continue
+                cv2.line(
+                    canvas,
+                    _point(x[child], y[child]),
+                    _point(x[parent], y[parent]),
+                    colors_bgr[child],
+                    thickness,
+                    cv2.LINE_AA,
+                    _SHIFT,
+                )
+        for k in np.flatnonzero(mask):
+            cv2.circle(
+                canvas, _point(x[k], y[k]), radius * _ONE, colors_bgr[k], -1, cv2.LINE_AA, _SHIFT
+            )
+        if faded:
+            cv2.addWeighted(canvas, 0.45, frame, 0.55, 0, dst=frame)
+
+
+def render_video(
+    video: str | os.PathLike,
+    predictions: Predictions,
+    output: str | os.PathLike,
+    *,
+    min_confidence: float = 0.1,
+    fade_below: float = 0.5,
+    skeleton: Skeleton | None = None,
+    radius: int | None = None,
+    thickness: int | None = None,
+    fps: float | None = None,
+    codec: str | None = None,
+    label_frames: bool = True,
+    progress: bool = False,
+) -> Path:
+    """Write a copy of the predicted frames of ``video`` with the poses drawn on them.
+
+    Args:
+        video: The video the predictions were made on.
+        predictions: Keypoints per frame (``frame_indices`` are video frames).
+        output: The overlay video (``.mp4``, ``.avi``, ``.mkv`` or ``.mov``).
+        min_confidence: Hide keypoints (and their edges) below this confidence.
+        fade_below: Draw keypoints below this confidence semi-transparent.
+        skeleton: Edges to draw (default: the predictions' skeleton).
+        radius: Keypoint radius in pixels (default: from the frame size).
+        thickness: Edge thickness in pixels (default: from the radius).
+        fps: Output frame rate (default: the video's, divided by the prediction step).
+        codec: FourCC (default: ``mp4v`` for .mp4/.mkv/.mov, ``MJPG`` for .avi).
+        label_frames: Write the frame index in the top-left corner.
+        progress: Show a progress bar.
+
+    Returns:
+        The path written.
+
+    Raises:
+        SourceError: The video cannot be read.
+        DpkError: Predictions that do not fit the video, or an unsupported output suffix.
+        OutputError: The output folder is missing or not writable.
+    """
+    from tqdm.auto import tqdm
+
+    output = Path(output)
+    suffix = output.suffix.lower()
+    if codec is None and suffix not in CODECS:
+        raise DpkError(f"{output}: unsupported video suffix; use one of {', '.join(CODECS)}")
+    check_writable(output)
+    skeleton = skeleton or predictions.skeleton
+    if list(skeleton.names) != predictions.names:
+        raise DpkError("the skeleton's keypoints differ from the predictions' keypoints")
+    rows = {int(f): i for i, f in enumerate(predictions.frame_indices.tolist())}
+    if not rows:
+        raise DpkError("the predictions hold no frames to render")
+    frames = sorted(rows)
+    step = reduce(math.gcd, np.diff(frames).tolist(), 0) or 1
+    source = VideoSource(Path(video), frames[0], frames[-1] + 1, step)
+    width, height = source.info["width"], source.info["height"]
+    made_on = predictions.source_info
+    made_size = (made_on.get("width"), made_on.get("height"))
+    if all(made_size) and made_size != (width, height):
+        raise DpkError(
+            f"{video}: frames are {width}x{height}, but the predictions were made on "
+            f"{made_size[0]}x{made_size[1]} frames; render on the same video"
+        )
+    n_video = source.n_frames
+    if n_video is not None and frames[-1] >= n_video:
+        raise DpkError(
+            f"{video}: has {n_video} frames, but the predictions reach frame {frames[-1]}; "
+            "render on the video they were made on"
+        )
+    base_fps = source.info.get("fps") or 25.0
+    fps = fps or base_fps / step
+    radius = radius or max(2, round(min(width, height) / 150))
+    thickness = thickness or max(1, radius // 2)
+    colors = [tuple(int(c) for c in rgb[::-1]) for rgb in keypoint_colors(skeleton.n_keypoints)]
+    edges = skeleton.edges
+    keypoints = predictions.keypoints
+    unreadable = 0
+    with atomic_output(output) as tmp:
+        writer = cv2.VideoWriter(
+            str(tmp), cv2.VideoWriter_fourcc(*(codec or CODECS[suffix])), fps, (width, height)
+        )
+        if not writer.isOpened():
+            raise DpkError(f"{output}: OpenCV cannot write this video format; try .avi")
+        try:
+            with tqdm(
+                total=len(source), unit="frame", desc=output.name, disable=not progress
+            ) as bar:
+                for read in source:
+                    bar.update(1)
+                    if read.index not in rows:
+                        continue
+                    frame = read.frame
+                    if frame is None:
+                        unreadable += 1
+                        frame = np.zeros((height, width, 3), np.uint8)
+                    else:
+                        draw_pose(
+                            frame,
+                            keypoints[rows[read.index]],
+                            edges,
+                            colors,
+                            min_confidence=min_confidence,
+                            fade_below=fade_below,
+                            radius=radius,
+                            thickness=thickness,
+                        )
+                    if label_frames:
+                        cv2.putText(
+                            frame,
+                            str(read.index),
+                            (4, 4 + 10 * max(1, round(height / 400)) + 4),
+                            cv2.FONT_HERSHEY_SIMPLEX,
+                            0.4 * max(1, round(height / 400)),
+                            (255, 255, 255),
+                            1,
+                            cv2.LINE_AA,
+                        )
+                    writer.write(frame)
+        finally:
+            writer.release()
+        if unreadable == len(frames):
+            raise SourceError(f"{video}: none of the frames to render could be decoded")
+    return output
