@@ -1,0 +1,82 @@
+"""Every architecture converts to ONNX (tf2onnx, opset 17), loads in onnxruntime and
+matches Keras on its final maps."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import onnxruntime as ort
+import pytest
+import tensorflow as tf
+import tf2onnx
+
+from dpk.specs import (
+    LEAP,
+    DeepLabCut,
+    ModelSpec,
+    Preprocessing,
+    Skeleton,
+    StackedDenseNet,
+    StackedHourglass,
+    Targets,
+)
+from dpk.trainer.models import build_model, output_list, output_shape
+
+SKELETON = Skeleton.from_edges(["head", "thorax", "tail"], [("thorax", "head"), ("thorax", "tail")])
+REJECTED_OPS = {"Bitcast", "BitwiseAnd", "BitwiseOr", "BitShift"}
+
+
+def make_spec(arch, shape, downsample: int) -> ModelSpec:
+    h, w, c = shape
+    return ModelSpec(
+        skeleton=SKELETON,
+        preprocessing=Preprocessing(
+            height=h, width=w, channels=c, color_order="gray" if c == 1 else "bgr"
+        ),
+        architecture=arch,
+        targets=Targets(downsample_factor=downsample),
+    )
+
+
+def to_onnx(model: keras.Model, shape) -> bytes:
+    """The final output of ``model`` as an ONNX graph with a uint8 ``image`` input."""
+    signature = [tf.TensorSpec([None, *shape], tf.uint8, name="image")]
+
+    @tf.function(input_signature=signature)
+    def final_maps(image):
+        return output_list(model(image, training=False))[-1]
+
+    proto, _ = tf2onnx.convert.from_function(final_maps, input_signature=signature, opset=17)
+    return proto
+
+
+@pytest.mark.parametrize(
+    ("arch", "shape", "downsample"),
+    [
+        (StackedDenseNet(n_stacks=2, growth_rate=8), (37, 53, 1), 2),
+        (StackedHourglass(n_stacks=2, filters=16), (37, 53, 3), 2),
+        (LEAP(filters=8), (37, 53, 1), 0),
+        (LEAP(filters=8, upsampling="bilinear", batch_norm=True), (40, 52, 3), 0),
+        (DeepLabCut(backbone="mobilenetv2", alpha=0.35), (37, 53, 3), 2),
+    ],
+    ids=["stacked_densenet", "stacked_hourglass", "leap", "leap_bilinear_bn", "deeplabcut"],
+)
+def test_onnx_matches_keras(arch, shape, downsample):
+    keras.utils.set_random_seed(0)
+    spec = make_spec(arch, shape, downsample)
+    model = build_model(spec)
+    proto = to_onnx(model, shape)
+    assert not REJECTED_OPS & {node.op_type for node in proto.graph.node}
+
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    (onnx_input,) = session.get_inputs()
+    assert onnx_input.name == "image"
+    assert onnx_input.type == "tensor(uint8)"
+
+    images = np.random.default_rng(0).integers(0, 256, (3, *shape), dtype=np.uint8)
+    expected = np.asarray(output_list(model(images, training=False))[-1])
+    (got,) = session.run(None, {"image": images})
+    assert got.shape == expected.shape == (3, *output_shape(spec))
+    scale = np.abs(expected).max()
+    assert scale > 0
+    np.testing.assert_allclose(got, expected, rtol=0, atol=min(1e-4, 1e-3 * scale))
