@@ -40,10 +40,10 @@ import h5py
 import numpy as np
 import yaml
 
+from dpk.runtime.atomic import atomic_output
 from dpk.runtime.labels import Labels
 from dpk.runtime.predictions import Predictions
 from dpk.specs.errors import DpkError
-from dpk.specs.io import write_text_atomic
 from dpk.specs.skeleton import Skeleton
 
 __all__ = [
@@ -729,9 +729,6 @@ def save_predictions_dlc(path: str | Path, predictions: Predictions) -> None:
     then one row per frame: the frame index for video, the image name for images.
     Missing values are empty cells, as DeepLabCut writes them.
     """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise DpkError(f"{path}: the folder {path.parent} does not exist")
     names = predictions.names
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -745,7 +742,8 @@ def save_predictions_dlc(path: str | Path, predictions: Predictions) -> None:
     )
     for label, row in zip(labels, predictions.keypoints, strict=True):
         writer.writerow([label] + [_cell(v) for v in row.reshape(-1)])
-    write_text_atomic(path, out.getvalue())
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(out.getvalue(), encoding="utf-8")
 
 
 def load_predictions_dlc(path: str | Path, skeleton: Skeleton | None = None) -> Predictions:

@@ -17,16 +17,13 @@ values are passed through as missing.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from dpk.runtime.atomic import atomic_output
 from dpk.runtime.labels import Labels
 from dpk.specs.errors import DpkError
 from dpk.specs.skeleton import AsymmetricSwapPolicy, Skeleton
@@ -251,19 +248,6 @@ def load_dpk_h5(
     return labels
 
 
-@contextmanager
-def _temporary_beside(path: Path) -> Iterator[Path]:
-    """A temporary file name beside ``path``, renamed onto it when the block succeeds."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_dpk_h5(path: str | Path, labels: Labels, *, compression: str | None = None) -> None:
     """Write labels as a DeepPoseKit annotation file (atomically: temporary file, rename).
 
@@ -271,14 +255,11 @@ def save_dpk_h5(path: str | Path, labels: Labels, *, compression: str | None = N
     when the labels have none. Keypoint names go in the ``keypoint_names`` attribute.
 
     Args:
-        path: The ``.h5`` file to write (replaced if it exists).
+        path: The ``.h5`` file to write (replaced if it exists; its folder must exist).
         labels: The labels.
         compression: HDF5 compression of the images (``"gzip"``, ``"lzf"`` or None).
     """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise DpkError(f"{path}: the folder {path.parent} does not exist")
-    with _temporary_beside(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("images", data=labels.images, compression=compression)
         f.create_dataset("annotations", data=labels.keypoints.astype(np.float64))
         f.create_dataset("annotated", data=labels.annotated_or_labelled().astype(bool))

@@ -17,11 +17,8 @@ Skeletons map as: node names -> keypoint names, edge ``(source, destination)`` -
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ import cv2
 import h5py
 import numpy as np
 
+from dpk.runtime.atomic import atomic_output
 from dpk.runtime.labels import video_source
 from dpk.runtime.predictions import Predictions
 from dpk.specs.errors import DpkError, SpecError
@@ -342,11 +340,27 @@ def _sleap_skeleton(sio: Any, skeleton: Skeleton) -> Any:
 
 
 def _sleap_video(sio: Any, predictions: Predictions) -> Any:
+    """A closed sleap-io Video with the metadata SLEAP needs to reopen it later."""
+    info = predictions.source_info
+    shape = None
+    if info.get("height") and info.get("width"):
+        shape = [int(info.get("n_frames") or 0), int(info["height"]), int(info["width"]), 3]
     if predictions.image_names is not None:
         folder = Path(predictions.source) if predictions.source else Path()
         files = [str(folder / name) for name in predictions.image_names]
-        return sio.Video(filename=files, open_backend=False)
-    return sio.Video(filename=str(predictions.source or "video"), open_backend=False)
+        metadata = {"type": "ImageVideo", "filename": files[0] if files else "", "filenames": files}
+        return sio.Video(filename=files, backend_metadata=metadata, open_backend=False)
+    filename = str(predictions.source or "video")
+    metadata = {
+        "type": "MediaVideo",
+        "filename": filename,
+        "shape": shape,
+        "bgr": True,
+        "dataset": "",
+        "input_format": "",
+        "fps": info.get("fps"),
+    }
+    return sio.Video(filename=filename, backend_metadata=metadata, open_backend=False)
 
 
 def _to_sleap_labels(predictions: Predictions) -> Any:
@@ -368,34 +382,13 @@ def _to_sleap_labels(predictions: Predictions) -> Any:
     return sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton])
 
 
-@contextmanager
-def _temporary_beside(path: Path) -> Iterator[Path]:
-    """A temporary name beside ``path`` (same suffix), renamed onto it on success."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    Path(tmp).unlink()
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _check_folder(path: Path) -> None:
-    if not path.parent.is_dir():
-        raise DpkError(f"{path}: the folder {path.parent} does not exist")
-
-
 def save_predictions_slp(path: str | Path, predictions: Predictions) -> None:
     """Write predictions as a SLEAP file: one predicted instance (with point and instance
     scores) per frame, frames that could not be read left out, and a video that points at
     ``predictions.source`` (the images, for image inputs). Written atomically."""
-    path = Path(path)
-    _check_folder(path)
     sio = _sleap_io()
     labels = _to_sleap_labels(predictions)
-    with _temporary_beside(path) as tmp:
+    with atomic_output(path) as tmp:
         sio.save_slp(labels, str(tmp), verbose=False)
 
 
@@ -412,7 +405,6 @@ def save_predictions_nwb(path: str | Path, predictions: Predictions) -> None:
     :func:`load_predictions_nwb` gets the frame numbers back.
     """
     path = Path(path)
-    _check_folder(path)
     _sleap_io()
     try:
         from sleap_io.io.nwb_predictions import write_nwb
@@ -431,7 +423,7 @@ def save_predictions_nwb(path: str | Path, predictions: Predictions) -> None:
         "scorer": predictions.model_name or "dpk",
         "source_software": "dpk",
     }
-    with _temporary_beside(path) as tmp:
+    with atomic_output(path) as tmp:
         write_nwb(labels, str(tmp), pose_estimation_metadata=metadata)
 
 

@@ -1,0 +1,280 @@
+"""SLEAP: the real two-fly clip read lazily, stale video paths, bad files, and predictions
+written and read back as .slp and NWB."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import sleap_io as sio
+
+from dpk.runtime.formats.sleap import (
+    load_predictions_nwb,
+    load_predictions_slp,
+    load_slp,
+    save_predictions_nwb,
+    save_predictions_slp,
+)
+from dpk.runtime.predictions import Predictions
+from dpk.specs import DpkError, Skeleton
+
+FLY_NODES = [
+    "head", "thorax", "abdomen", "wingL", "wingR", "forelegL4", "forelegR4",
+    "midlegL4", "midlegR4", "hindlegL4", "hindlegR4", "eyeL", "eyeR",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fly(shared_data):
+    return shared_data / "sleap-fly-clip"
+
+
+@pytest.fixture(scope="module")
+def fly_labels(fly):
+    return load_slp(fly / "clip.slp")
+
+
+def write_video(path, n_frames=5, height=48, width=64):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (width, height))
+    for i in range(n_frames):
+        writer.write(np.full((height, width, 3), 40 * i, np.uint8))
+    writer.release()
+
+
+def write_slp(path, video_name, frames, predicted=False, grayscale=None):
+    """A small .slp: ``frames`` maps frame index -> list of (K, 2) instance points."""
+    skeleton = sio.Skeleton(
+        nodes=["a", "b", "c"], edges=[("a", "b"), ("a", "c")], symmetries=[("b", "c")]
+    )
+    metadata = {"filename": str(video_name)}
+    if grayscale is not None:
+        metadata["grayscale"] = grayscale
+    video = sio.Video(filename=str(video_name), backend_metadata=metadata, open_backend=False)
+    labelled = []
+    for index, instances in frames.items():
+        made = [
+            sio.PredictedInstance.from_numpy(np.asarray(p, float), skeleton=skeleton, score=0.5)
+            if predicted
+            else sio.Instance.from_numpy(np.asarray(p, float), skeleton=skeleton)
+            for p in instances
+        ]
+        labelled.append(sio.LabeledFrame(video=video, frame_idx=index, instances=made))
+    sio.save_slp(
+        sio.Labels(labeled_frames=labelled, videos=[video], skeletons=[skeleton]), str(path)
+    )
+
+
+# ------------------------------------------------------------------------ real data
+@pytest.mark.realdata
+def test_real_clip_is_read_without_decoding(fly, fly_labels):
+    labels = fly_labels
+    assert len(labels) == 1500 and labels.n_instances == 3000 and labels.max_instances == 2
+    assert labels.frame_indices[0] == 0 and labels.frame_indices[-1] == 1499
+    assert labels.skeleton.names == FLY_NODES
+    assert len(labels.skeleton.edges) == 12
+    assert labels.skeleton.parents[FLY_NODES.index("eyeL")] == "head"
+    assert labels.skeleton.parents[FLY_NODES.index("wingL")] == "thorax"
+    assert labels.skeleton.swaps == [None] * 13  # the file has no symmetries
+    assert labels.video_path == fly / "clip.mp4"
+    assert labels.grayscale is True
+    assert sorted(labels.track_names) == ["female", "male"]
+    assert sorted(labels.tracks[0]) == ["female", "male"]
+    assert labels.instances[0].shape == (2, 13, 2) and labels.instances[0].dtype == np.float32
+    assert labels.source(12) == f"{fly / 'clip.mp4'}#frame=12"
+
+
+@pytest.mark.realdata
+def test_real_frames_decode_in_order_and_match_a_plain_read(fly, fly_labels):
+    frames = list(fly_labels.iter_frames([7, 2, 7]))
+    assert [i for i, _ in frames] == [2, 7]
+    capture = cv2.VideoCapture(str(fly / "clip.mp4"))
+    plain = [capture.read()[1] for _ in range(8)]
+    capture.release()
+    for index, image in frames:
+        assert image.shape == (1024, 1024, 1) and image.dtype == np.uint8
+        np.testing.assert_array_equal(image[..., 0], cv2.cvtColor(plain[index], cv2.COLOR_BGR2GRAY))
+    assert not np.array_equal(frames[0][1], frames[1][1])
+    subset = fly_labels.subset_frames(range(10, 20))
+    assert subset.frame_indices.tolist() == list(range(10, 20))
+    assert [i for i, _ in subset.iter_frames()] == list(range(10, 20))
+
+
+@pytest.mark.realdata
+def test_stale_video_path_is_reported_and_can_be_given(fly, tmp_path):
+    copy = tmp_path / "clip.slp"
+    shutil.copy(fly / "clip.slp", copy)
+    with pytest.raises(DpkError) as error:
+        load_slp(copy)
+    text = str(error.value)
+    assert str(copy) in text and "'clip.mp4'" in text and str(tmp_path / "clip.mp4") in text
+    given = load_slp(copy, video=fly / "clip.mp4")
+    assert given.video_path == fly / "clip.mp4"
+    with pytest.raises(DpkError, match="video file not found"):
+        load_slp(copy, video=tmp_path / "nothing.mp4")
+    (tmp_path / "clip.mp4").symlink_to(fly / "clip.mp4")
+    assert load_slp(copy).video_path == tmp_path / "clip.mp4"
+
+
+@pytest.mark.realdata
+def test_truncated_slp(fly, tmp_path):
+    path = tmp_path / "clip.slp"
+    path.write_bytes((fly / "clip.slp").read_bytes()[:200_000])
+    with pytest.raises(DpkError) as error:
+        load_slp(path)
+    assert str(path) in str(error.value) and "not a readable SLEAP file" in str(error.value)
+
+
+# ------------------------------------------------------------------------ synthetic files
+def test_video_found_by_name_beside_the_slp_and_symmetries_become_swaps(tmp_path):
+    write_video(tmp_path / "vid.mp4")
+    frames = {2: [[[1, 2], [3, 4], [5, 6]]]}
+    write_slp(tmp_path / "labels.slp", "/old/machine/vid.mp4", frames, grayscale=True)
+    labels = load_slp(tmp_path / "labels.slp")
+    assert labels.video_path == tmp_path / "vid.mp4" and labels.grayscale is True
+    assert labels.skeleton.parents == [None, "a", "a"]
+    assert labels.skeleton.swaps == [None, "c", "b"]
+    assert labels.tracks[2] == [None]
+    ((index, image),) = list(labels.iter_frames())
+    assert index == 2 and image.shape == (48, 64, 1)
+    assert abs(int(image[10, 10, 0]) - 80) <= 3  # frame 2 was drawn at grey level 80
+    # Without the file's flag, a frame is gray only when its channels are equal (as in
+    # sleap-io); this lossy mp4v encoding makes them differ slightly, so frames are RGB.
+    write_slp(tmp_path / "labels.slp", "vid.mp4", frames)
+    ((_, image),) = list(load_slp(tmp_path / "labels.slp").iter_frames())
+    assert image.shape == (48, 64, 3)
+    assert np.abs(image[10, 10].astype(int) - 80).max() <= 6
+
+
+def test_video_shorter_than_the_labels(tmp_path):
+    write_video(tmp_path / "vid.mp4", n_frames=5)
+    write_slp(
+        tmp_path / "labels.slp", "vid.mp4", {1: [[[1, 2], [3, 4], [5, 6]]], 7: [[[1, 2]] * 3]}
+    )
+    labels = load_slp(tmp_path / "labels.slp")
+    frames = labels.iter_frames()
+    assert next(frames)[0] == 1
+    with pytest.raises(DpkError) as error:
+        next(frames)
+    text = str(error.value)
+    assert str(tmp_path / "vid.mp4") in text and "labels frame 7" in text
+
+
+def test_only_predicted_instances_is_an_empty_set(tmp_path):
+    write_video(tmp_path / "vid.mp4")
+    write_slp(tmp_path / "labels.slp", "vid.mp4", {1: [[[1, 2], [3, 4], [5, 6]]]}, predicted=True)
+    with pytest.raises(DpkError) as error:
+        load_slp(tmp_path / "labels.slp")
+    assert str(tmp_path / "labels.slp") in str(error.value) and "empty set" in str(error.value)
+
+
+def test_missing_file_and_missing_sleap_io(tmp_path, monkeypatch):
+    with pytest.raises(DpkError, match="file not found"):
+        load_slp(tmp_path / "none.slp")
+    (tmp_path / "labels.slp").write_bytes(b"x")
+    monkeypatch.setitem(sys.modules, "sleap_io", None)
+    with pytest.raises(DpkError, match=r"pip install 'dpk-runtime\[sleap\]'"):
+        load_slp(tmp_path / "labels.slp")
+
+
+# ------------------------------------------------------------------------ predictions
+SKELETON = Skeleton(names=["a", "b", "c"], parents=[None, "a", "a"], swaps=[None, "c", "b"])
+
+
+def make_predictions(**kwargs):
+    rng = np.random.default_rng(0)
+    keypoints = rng.uniform(0, 100, (5, 3, 3)).astype(np.float32)
+    keypoints[..., 2] = rng.uniform(0.1, 1, (5, 3))
+    keypoints[1, 2] = np.nan  # one keypoint not found
+    keypoints[3] = np.nan  # a frame that could not be read
+    values = dict(
+        keypoints=keypoints,
+        frame_indices=np.array([0, 1, 2, 3, 10]),
+        skeleton=SKELETON,
+        source="/data/video.mp4",
+        source_info={"fps": 25.0},
+        model_name="fly.onnx",
+    )
+    values.update(kwargs)
+    return Predictions(**values)
+
+
+def test_predictions_round_trip_through_slp(tmp_path):
+    predictions = make_predictions()
+    path = tmp_path / "poses.slp"
+    save_predictions_slp(path, predictions)
+    assert list(tmp_path.iterdir()) == [path]
+    back = load_predictions_slp(path)
+    rows = [0, 1, 2, 4]  # the unreadable frame is left out
+    assert back.frame_indices.tolist() == [0, 1, 2, 10]
+    assert back.skeleton == SKELETON
+    assert back.source == "/data/video.mp4"
+    np.testing.assert_allclose(back.keypoints[..., :2], predictions.keypoints[rows, :, :2])
+    present = ~np.isnan(predictions.keypoints[rows, :, 0])
+    np.testing.assert_allclose(
+        back.keypoints[..., 2][present], predictions.keypoints[rows, :, 2][present], rtol=1e-6
+    )
+    raw = sio.load_slp(str(path), open_videos=False)
+    instance = raw.labeled_frames[0].instances[0]
+    assert type(instance).__name__ == "PredictedInstance"
+    assert instance.score == pytest.approx(float(np.mean(predictions.keypoints[0, :, 2])))
+
+
+def test_image_predictions_through_slp_keep_image_names(tmp_path):
+    names = ["f0.png", "f1.png", "f2.png", "f3.png", "f4.png"]
+    predictions = make_predictions(frame_indices=np.arange(5), image_names=names, source="/imgs")
+    save_predictions_slp(tmp_path / "poses.slp", predictions)
+    back = load_predictions_slp(tmp_path / "poses.slp")
+    assert back.image_names == ["f0.png", "f1.png", "f2.png", "f4.png"]
+    assert back.source == "/imgs"
+    video = sio.load_slp(str(tmp_path / "poses.slp"), open_videos=False).videos[0]
+    assert [str(f) for f in video.filename] == [f"/imgs/{n}" for n in names]
+
+
+def test_video_metadata_is_recorded_for_sleap(tmp_path):
+    predictions = make_predictions(
+        source_info={"fps": 30.0, "width": 640, "height": 480, "n_frames": 11}
+    )
+    save_predictions_slp(tmp_path / "poses.slp", predictions)
+    video = sio.load_slp(str(tmp_path / "poses.slp"), open_videos=False).videos[0]
+    assert str(video.filename) == "/data/video.mp4"
+    assert video.backend_metadata["type"] == "MediaVideo"
+    assert list(video.backend_metadata["shape"]) == [11, 480, 640, 3]
+    assert video.backend_metadata["fps"] == 30.0
+
+
+def test_predictions_round_trip_through_nwb(tmp_path):
+    predictions = make_predictions()
+    path = tmp_path / "poses.nwb"
+    save_predictions_nwb(path, predictions)
+    back = load_predictions_nwb(path)
+    rows = [0, 1, 2, 4]
+    assert back.frame_indices.tolist() == [0, 1, 2, 10]
+    assert back.source_info["fps"] == 25.0
+    assert back.names == ["a", "b", "c"] and back.skeleton.parents == [None, "a", "a"]
+    np.testing.assert_allclose(back.keypoints, predictions.keypoints[rows], rtol=1e-6)
+    # NWB keeps no swaps; a skeleton can be given.
+    assert load_predictions_nwb(path, skeleton=SKELETON).skeleton == SKELETON
+
+
+def test_nwb_without_fps_uses_frame_numbers_as_seconds(tmp_path):
+    predictions = make_predictions(source_info={})
+    save_predictions_nwb(tmp_path / "poses.nwb", predictions)
+    back = load_predictions_nwb(tmp_path / "poses.nwb")
+    assert back.frame_indices.tolist() == [0, 1, 2, 10]
+
+
+def test_writing_into_a_missing_folder_or_reading_junk(tmp_path):
+    with pytest.raises(DpkError, match="does not exist"):
+        save_predictions_slp(tmp_path / "no" / "poses.slp", make_predictions())
+    junk = tmp_path / "poses.nwb"
+    junk.write_text("not hdf5")
+    with pytest.raises(DpkError) as error:
+        load_predictions_nwb(junk)
+    assert str(junk) in str(error.value)
+    junk = tmp_path / "poses.slp"
+    junk.write_text("not hdf5")
+    with pytest.raises(DpkError, match="not a readable SLEAP file"):
+        load_predictions_slp(junk)
