@@ -227,3 +227,19 @@ def dot_video(tmp_path_factory) -> tuple[Path, np.ndarray]:
     path = tmp_path_factory.mktemp("video") / "dot.avi"
     track = write_dot_video(path)
     return path, track
+
+
+def corrupt_mjpeg_frames(source: Path, target: Path, frames: Sequence[int]) -> None:
+    """Copy an MJPG .avi, wiping the JPEG data of some frames so that they cannot decode.
+
+    Only the frame's payload is wiped; the AVI chunk headers stay intact, so the container
+    still knows where every frame is (a damaged container is another matter).
+    """
+    data = bytearray(source.read_bytes())
+    starts = [i for i in range(8, len(data) - 2) if data[i : i + 3] == b"\xff\xd8\xff"]
+    starts = [i for i in starts if data[i - 8 : i - 6] == b"00" and data[i - 6 : i - 4] == b"dc"]
+    for index in frames:
+        start = starts[index]
+        size = int.from_bytes(data[start - 4 : start], "little")
+        data[start : start + size] = bytes(size)
+    target.write_bytes(bytes(data))
