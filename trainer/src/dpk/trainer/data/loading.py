@@ -91,7 +91,8 @@ def convert_channels(images: np.ndarray, preprocessing: Preprocessing) -> np.nda
     if preprocessing.channels == 1:
         if channels == 1:
             return images
-        return np.stack([cv2.cvtColor(i, cv2.COLOR_RGB2GRAY) for i in images])[..., None]
+        gray = [cv2.cvtColor(i, cv2.COLOR_RGB2GRAY)[..., None] for i in images]
+        return np.stack(gray) if gray else np.zeros((*images.shape[:3], 1), np.uint8)
     colour = np.repeat(images, 3, axis=-1) if channels == 1 else images
     return colour[..., ::-1].copy() if preprocessing.color_order == "bgr" else colour
 
