@@ -162,6 +162,21 @@ def test_video_shorter_than_the_labels(tmp_path):
     assert str(tmp_path / "vid.mp4") in text and "labels frame 7" in text
 
 
+def test_embedded_frames_are_read_from_the_package(tmp_path):
+    write_video(tmp_path / "vid.mp4", n_frames=5)
+    frames = {1: [[[1, 2], [3, 4], [5, 6]]], 3: [[[7, 8], [9, 10], [11, 12]]]}
+    write_slp(tmp_path / "labels.slp", "vid.mp4", frames, grayscale=True)
+    package = tmp_path / "labels.pkg.slp"
+    sio.save_slp(sio.load_slp(str(tmp_path / "labels.slp")), str(package), embed="user")
+    (tmp_path / "vid.mp4").unlink()  # the package alone must do
+    labels = load_slp(package)
+    assert labels.embedded and labels.video_path == package
+    decoded = list(labels.iter_frames())
+    assert [i for i, _ in decoded] == [1, 3]
+    assert decoded[0][1].shape == (48, 64, 1)
+    assert abs(int(decoded[1][1][20, 20, 0]) - 120) <= 6  # frame 3 was drawn at grey 120
+
+
 def test_only_predicted_instances_is_an_empty_set(tmp_path):
     write_video(tmp_path / "vid.mp4")
     write_slp(tmp_path / "labels.slp", "vid.mp4", {1: [[[1, 2], [3, 4], [5, 6]]]}, predicted=True)

@@ -71,6 +71,8 @@ class SleapLabels:
         tracks: Frame index -> the track name of each instance (None when untracked).
         track_names: Every track of the file.
         grayscale: Whether the file says the video is grayscale (None when it does not).
+        embedded: Whether the frames are embedded in the ``.slp`` (a ``.pkg.slp``); they
+            are then read through sleap-io, frame by frame, as it returns them.
     """
 
     path: Path
