@@ -191,3 +191,16 @@ def test_render_and_plot_bad_input(run_cli, dot_video, tmp_path):
     code, _, err = run_cli("plot", missing, "-o", tmp_path / "nowhere" / "p.png")
     assert_one_line_error(code, err, "does not exist")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_predict_to_sleap_and_nwb_by_suffix(run_cli, dot_video, model_path, tmp_path):
+    video, track = dot_video
+    slp, nwb = tmp_path / "p.slp", tmp_path / "p.nwb"
+    code, out, err = run_cli("predict", video, "-m", model_path, "-o", slp, "-o", nwb, "-q")
+    assert code == 0, err
+    assert f"wrote {slp} (slp, 30 frames)" in out and f"wrote {nwb} (nwb, 30 frames)" in out
+    for path in (slp, nwb):
+        predictions = load_predictions(path)
+        assert predictions.names == list(NAMES)
+        assert predictions.frame_indices.tolist() == list(range(30))
+        assert np.abs(predictions.keypoints[:, 0, :2] - track).max() <= 1.0

@@ -92,6 +92,7 @@ def open_model_session(
     device: str = "auto",
     threads: int | None = None,
     name: str | None = None,
+    spinning: bool = True,
 ):
     """Create an onnxruntime session for a model file, with dpk's errors.
 
@@ -100,6 +101,7 @@ def open_model_session(
         device: ``auto``, ``cpu``, ``cuda`` or ``tensorrt`` (see :mod:`dpk.runtime.providers`).
         threads: CPU threads (None = onnxruntime's default).
         name: How to name the model in messages (default: the path).
+        spinning: Let idle CPU worker threads spin (see :func:`create_session`).
 
     Returns:
         ``(session, provider)``.
@@ -112,7 +114,7 @@ def open_model_session(
 
     source = read_model_source(model, name)
     try:
-        return create_session(source, device, threads)  # type: ignore[arg-type]
+        return create_session(source, device, threads, spinning)  # type: ignore[arg-type]
     except ProviderError:
         raise
     except Exception as error:  # onnxruntime raises its own pybind11 exception types

@@ -137,7 +137,10 @@ class Predictor:
         else:
             label = os.fspath(model)
             name = name or Path(model).name
-        self.session, self.provider = open_model_session(model, device, threads, label)
+        # No spinning: idle onnxruntime threads must leave the CPU to the video decoder.
+        self.session, self.provider = open_model_session(
+            model, device, threads, label, spinning=False
+        )
         self.model_file = ModelFile.from_session(self.session, label)
         self.name = name
         self.device = device

@@ -121,13 +121,17 @@ def _why_inactive(device: str) -> str:
     return "onnxruntime could not start the provider (see the messages above)"
 
 
-def _session(model: bytes | str | os.PathLike, providers: Sequence, threads: int | None):
+def _session(
+    model: bytes | str | os.PathLike, providers: Sequence, threads: int | None, spinning: bool
+):
     ort = _ort()
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         options.intra_op_num_threads = threads
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = model if isinstance(model, bytes) else os.fspath(model)
     return ort.InferenceSession(source, sess_options=options, providers=list(providers))
 
@@ -136,6 +140,7 @@ def create_session(
     model: bytes | str | os.PathLike,
     device: Device = "auto",
     threads: int | None = None,
+    spinning: bool = True,
 ):
     """Create an onnxruntime session on the requested device.
 
@@ -143,6 +148,9 @@ def create_session(
         model: ONNX model bytes or path.
         device: ``auto`` (the best provider that works), ``cpu``, ``cuda`` or ``tensorrt``.
         threads: CPU threads for the CPU provider (None = onnxruntime's default).
+        spinning: Let idle CPU worker threads spin (onnxruntime's default: lowest latency).
+            Turn it off when other threads work between runs (video decoding): spinning
+            threads would take their CPU.
 
     Returns:
         ``(session, provider)``: the session and the provider that really runs it.
@@ -155,7 +163,7 @@ def create_session(
     ort = _ort()
     available = ort.get_available_providers()
     if device == "cpu":
-        session = _session(model, ["CPUExecutionProvider"], threads)
+        session = _session(model, ["CPUExecutionProvider"], threads, spinning)
         return session, "CPUExecutionProvider"
     if "CUDAExecutionProvider" in available and _has_driver():
         _preload_cuda()  # without a GPU driver nothing CUDA can work: skip it and its noise
@@ -167,7 +175,7 @@ def create_session(
             if candidate == "cuda" and _missing_cuda_libraries():
                 continue
             fallback = ["CPUExecutionProvider"] if candidate != "cpu" else []
-            session = _session(model, [provider, *fallback], threads)
+            session = _session(model, [provider, *fallback], threads, spinning)
             if session.get_providers()[0] == provider:
                 return session, provider
         raise ProviderError("onnxruntime has no working execution provider")  # pragma: no cover
@@ -176,7 +184,7 @@ def create_session(
         raise ProviderError(f"device {device!r} is not available: {_why_inactive(device)}")
     if _missing_cuda_libraries():  # known to fail: say why without onnxruntime's noise
         raise ProviderError(f"device {device!r} is not active: {_why_inactive(device)}")
-    session = _session(model, [provider, "CPUExecutionProvider"], threads)
+    session = _session(model, [provider, "CPUExecutionProvider"], threads, spinning)
     if session.get_providers()[0] != provider:
         raise ProviderError(f"device {device!r} is not active: {_why_inactive(device)}")
     return session, provider
