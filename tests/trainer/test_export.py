@@ -21,21 +21,40 @@ SPEC = ModelSpec(
 
 @pytest.fixture(scope="module")
 def tiny_model():
+    """A network whose maps are the image, blurred and halved: blobs give clear peaks."""
     import keras
 
     keras.utils.set_random_seed(0)
     image = keras.Input((37, 53, 1), dtype="uint8", name="image")
     x = keras.layers.Rescaling(1 / 255.0)(keras.ops.cast(image, "float32"))
     x = keras.layers.ZeroPadding2D(((0, 1), (0, 1)))(x)
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="selu")(x)
-    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="selu")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="selu")(x)
+    x = keras.layers.AveragePooling2D(2)(x)
     maps = keras.layers.Conv2D(SPEC.n_output_maps, 1, name="output_0")(x)
-    return keras.Model(image, [maps])
+    model = keras.Model(image, [maps])
+    conv = model.layers[-3]
+    kernel = np.zeros((3, 3, 1, 4), np.float32)
+    kernel[1, 1, 0, :] = 1.0
+    conv.set_weights([kernel, np.zeros(4, np.float32)])
+    head = model.layers[-1]
+    head.set_weights(
+        [
+            np.full((1, 1, 4, SPEC.n_output_maps), 0.25, np.float32),
+            np.zeros(SPEC.n_output_maps, np.float32),
+        ]
+    )
+    return model
 
 
 def frames(n=6, seed=0):
+    """Frames with one bright Gaussian blob at a random subpixel position."""
     rng = np.random.default_rng(seed)
-    return rng.integers(0, 255, (n, 37, 53, 1), dtype=np.uint8)
+    ys, xs = np.mgrid[0:37, 0:53]
+    out = np.zeros((n, 37, 53, 1), np.uint8)
+    for i in range(n):
+        x, y = rng.uniform(5, 48), rng.uniform(5, 32)
+        out[i, ..., 0] = np.clip(230 * np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / 18.0), 0, 255)
+    return out
 
 
 def test_export_writes_a_self_describing_file(tiny_model, tmp_path):
@@ -44,6 +63,7 @@ def test_export_writes_a_self_describing_file(tiny_model, tmp_path):
     report = export_onnx(tiny_model, SPEC, path, check_images=frames(), card=card, flops=1234)
     assert path.is_file() and report.size_bytes == path.stat().st_size
     assert report.max_keypoint_difference_px <= 0.01
+    assert report.n_confident_keypoints == 6 * 3
     assert report.outputs == ["keypoints", "maps"]
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     meta = session.get_modelmeta().custom_metadata_map

@@ -8,7 +8,7 @@ import pytest
 
 from dpk.specs import ModelSpec, Preprocessing, Skeleton, Targets
 from dpk.trainer.export.peaks_onnx import peak_finder_model
-from dpk.trainer.peaks import find_peaks, fit_offsets, window_radius
+from dpk.trainer.peaks import find_peaks, fit_offsets
 from dpk.trainer.targets import (
     TargetLayout,
     draw_targets,
@@ -121,8 +121,7 @@ def test_fit_offsets_flat_and_dip_profiles_give_zero():
 )
 def test_onnx_peak_finder_equals_numpy(shape, stride):
     rng = np.random.default_rng(1)
-    radius = window_radius(5.0 / stride)
-    model = peak_finder_model(*shape, 9, n_keypoints=6, stride=stride, radius=radius)
+    model = peak_finder_model(*shape, 9, n_keypoints=6, stride=stride, sigma=5.0)
     ops = {node.op_type for node in model.graph.node}
     assert not ops & {"DFT", "BitShift", "BitwiseAnd", "Bitcast"}
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])

@@ -1,23 +1,27 @@
 """Subpixel peak finding on confidence maps (the numpy reference of the in-graph version).
 
 DeepPoseKit refines each map's global maximum with upsampled-DFT registration against a
-Gaussian kernel; that needs FFTs and complex numbers, which ONNX cannot express, and it
-loses precision at coarse strides. dpk uses a closed-form fit instead, real-valued and
-the same inside the ONNX graph (:mod:`dpk.trainer.export.peaks_onnx`) and here:
+Gaussian kernel; that needs FFTs and complex numbers, which ONNX cannot express, it loses
+precision at coarse strides and it is biased where a peak touches the map's edge. dpk
+uses a closed-form fit instead, real-valued and the same inside the ONNX graph
+(:mod:`dpk.trainer.export.peaks_onnx`) and here:
 
 1. the global maximum of each keypoint map gives the integer peak (row, column) and the
    confidence (the maximum value);
-2. a (2R+1) x (2R+1) window around it (zero outside the map) is summed along rows and
-   along columns. For a separable Gaussian the two marginal profiles are exact 1-D
-   Gaussians, whatever the window cuts off;
+2. a (2R+1) x (2R+1) window around it (zero outside the map; R about two target sigmas)
+   is reduced to a column profile and a row profile, each a sum over the other axis
+   weighted by the target Gaussian (a matched filter across that axis). For a separable
+   Gaussian peak both profiles are exact 1-D Gaussians, whatever the window cuts off;
 3. the log of each profile is fitted with a parabola by weighted least squares, with the
-   squared profile as weights (Caruana's method: noise in the low tails barely counts);
-   the vertex ``-b / 2c`` is the subpixel offset, clipped to +-1 pixel, and 0 where the
-   profile is not peaked (``c >= 0``).
+   squared profile as weights (Caruana's method: noise in the low tails barely counts, and
+   zero padding outside the map gets no weight); the vertex ``-b / 2c`` is the subpixel
+   offset, clipped to max(1, R/2) pixels, and 0 where the profile is not peaked (c >= 0);
+4. the window is centred again on the rounded estimate and step 3 repeated, which
+   recovers peaks whose noisy maximum pixel was off by more than a pixel.
 
-On a clean Gaussian the log-profile is exactly a parabola, so the fit is exact up to
-float rounding, at any stride and any map size. Closed form: with weighted moments
-``m_k = sum w t^k`` and ``y_k = sum w t^k log p``, the vertex is
+On a clean Gaussian the log-profile is exactly a parabola, so the fit is exact up to float
+rounding at any stride and any map size, at the edges too. Closed form: with weighted
+moments ``m_k = sum w t^k`` and ``y_k = sum w t^k log p`` the vertex is
 ``-det_b / (2 det_c)`` (Cramer's rule; the determinant of the system cancels).
 """
 
@@ -25,27 +29,47 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EPSILON", "MAX_OFFSET", "find_peaks", "fit_offsets", "window_radius"]
+__all__ = [
+    "EPSILON",
+    "PASSES",
+    "find_peaks",
+    "fit_offsets",
+    "max_offset",
+    "profile_weights",
+    "window_radius",
+]
 
 EPSILON = 1e-6
 """Floor of the profile before the logarithm."""
-MAX_OFFSET = 1.0
-"""Largest subpixel correction, in map pixels."""
+PASSES = 2
+"""Fits per peak: the second is centred on the first's rounded estimate."""
 
 
 def window_radius(sigma_map: float) -> int:
     """Half-width R of the fitting window for a Gaussian of ``sigma_map`` map pixels."""
-    return int(min(6, max(2, np.ceil(sigma_map))))
+    return int(min(12, max(2, np.ceil(2.0 * sigma_map))))
 
 
-def fit_offsets(profiles: np.ndarray) -> np.ndarray:
+def max_offset(radius: int) -> float:
+    """Largest correction (map pixels) a fit may apply in a window of ``radius``."""
+    return float(max(1.0, radius / 2.0))
+
+
+def profile_weights(radius: int, sigma_map: float) -> np.ndarray:
+    """Gaussian weights of the window's rows (or columns) when summing them into a profile."""
+    t = np.arange(-radius, radius + 1, dtype=np.float64)
+    return np.exp(-(t**2) / (2.0 * sigma_map**2)).astype(np.float32)
+
+
+def fit_offsets(profiles: np.ndarray, limit: float = 1.0) -> np.ndarray:
     """Subpixel offsets of the peak of 1-D profiles centred on their maximum.
 
     Args:
-        profiles: (..., 2R+1) non-negative profiles; the middle sample is the maximum.
+        profiles: (..., 2R+1) non-negative profiles centred on the integer peak.
+        limit: Largest offset returned (either way).
 
     Returns:
-        (...) offsets in samples, in [-MAX_OFFSET, MAX_OFFSET].
+        (...) offsets in samples, in [-limit, limit].
     """
     profiles = np.asarray(profiles, dtype=np.float32)
     radius = profiles.shape[-1] // 2
@@ -63,7 +87,7 @@ def fit_offsets(profiles: np.ndarray) -> np.ndarray:
     peaked = det_c < 0
     safe = np.where(peaked, det_c, np.float32(-1.0))
     offset = np.where(peaked, -det_b / (2.0 * safe), np.float32(0.0))
-    return np.clip(offset, -MAX_OFFSET, MAX_OFFSET).astype(np.float32)
+    return np.clip(offset, -limit, limit).astype(np.float32)
 
 
 def find_peaks(
@@ -71,7 +95,6 @@ def find_peaks(
     stride: int,
     sigma: float,
     n_keypoints: int | None = None,
-    radius: int | None = None,
 ) -> np.ndarray:
     """Subpixel maxima of keypoint maps, in input pixels.
 
@@ -79,9 +102,8 @@ def find_peaks(
         maps: (N, h, w, M) confidence maps (channels last); the first ``n_keypoints``
             channels are keypoint maps.
         stride: Output stride of the maps (input pixels per map pixel).
-        sigma: Target sigma in input pixels (sets the fitting window).
+        sigma: Target sigma in input pixels (sets the window and the profile weights).
         n_keypoints: Number of keypoint maps (default: all channels).
-        radius: Window half-width in map pixels (default: :func:`window_radius`).
 
     Returns:
         float32 (N, K, 3): x, y, confidence; x and y in input pixels.
@@ -89,7 +111,10 @@ def find_peaks(
     maps = np.asarray(maps, dtype=np.float32)
     n, h, w, m = maps.shape
     k = m if n_keypoints is None else n_keypoints
-    radius = window_radius(sigma / stride) if radius is None else radius
+    sigma_map = sigma / stride
+    radius = window_radius(sigma_map)
+    weights = profile_weights(radius, sigma_map)
+    limit = max_offset(radius)
     cube = np.ascontiguousarray(maps[..., :k].transpose(0, 3, 1, 2))  # (N, K, h, w)
     flat = cube.reshape(n, k, h * w)
     index = flat.argmax(axis=2)
@@ -97,13 +122,17 @@ def find_peaks(
     row, col = np.divmod(index, w)
     padded = np.pad(cube, ((0, 0), (0, 0), (radius, radius), (radius, radius)))
     offsets = np.arange(2 * radius + 1)
-    rows = row[..., None, None] + offsets[:, None]  # rows in padded coordinates
-    cols = col[..., None, None] + offsets[None, :]
-    window = padded[
-        np.arange(n)[:, None, None, None], np.arange(k)[None, :, None, None], rows, cols
-    ]  # (N, K, 2R+1, 2R+1)
-    dx = fit_offsets(window.sum(axis=2))
-    dy = fit_offsets(window.sum(axis=3))
-    x = (col + dx) * stride + (stride - 1) / 2.0
-    y = (row + dy) * stride + (stride - 1) / 2.0
-    return np.stack([x, y, confidence], axis=-1).astype(np.float32)
+    batch = np.arange(n)[:, None, None, None]
+    channel = np.arange(k)[None, :, None, None]
+    x, y = col.astype(np.float32), row.astype(np.float32)
+    for _ in range(PASSES):
+        row = np.clip(np.round(y), 0, h - 1).astype(np.int64)
+        col = np.clip(np.round(x), 0, w - 1).astype(np.int64)
+        rows = row[..., None, None] + offsets[:, None]  # rows in padded coordinates
+        cols = col[..., None, None] + offsets[None, :]
+        window = padded[batch, channel, rows, cols]  # (N, K, 2R+1, 2R+1)
+        x = col + fit_offsets(window.transpose(0, 1, 3, 2) @ weights, limit)
+        y = row + fit_offsets(window @ weights, limit)
+    x_input = x * stride + (stride - 1) / 2.0
+    y_input = y * stride + (stride - 1) / 2.0
+    return np.stack([x_input, y_input, confidence], axis=-1).astype(np.float32)

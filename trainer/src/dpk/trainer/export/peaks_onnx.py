@@ -1,9 +1,10 @@
 """The subpixel peak finder as ONNX nodes, appended to an exported network.
 
-Exactly the algorithm of :mod:`dpk.trainer.peaks` (argmax, a zero-padded window, row and
-column marginals, a weighted log-parabola fit in closed form), written with real-valued
-standard operators only (ArgMax, GatherElements, ReduceSum, MatMul, Log and arithmetic),
-so any ONNX runtime can run it. Maps may have any size and the stride any power of two.
+Exactly the algorithm of :mod:`dpk.trainer.peaks` (argmax, a zero-padded window,
+Gaussian-weighted row and column profiles, a weighted log-parabola fit in closed form, a
+second pass centred on the first estimate), written with real-valued standard operators
+only (ArgMax, GatherElements, MatMul, Log, Round and arithmetic), so any ONNX runtime
+can run it. Maps may have any size and the stride any power of two.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from dpk.trainer.peaks import EPSILON, MAX_OFFSET
+from dpk.trainer.peaks import EPSILON, PASSES, max_offset, profile_weights, window_radius
 
 __all__ = ["PEAK_OPSET", "append_peak_finder", "peak_finder_model"]
 
@@ -47,7 +48,7 @@ class _Builder:
         return outputs[0] if n_out == 1 else outputs
 
 
-def _fit_offsets(b: _Builder, profile: str, radius: int) -> str:
+def _fit_offsets(b: _Builder, profile: str, radius: int, limit: float) -> str:
     """Nodes computing the clipped log-parabola vertex of (N, K, 2R+1) profiles."""
     t = np.arange(-radius, radius + 1, dtype=np.float32)
     powers = (t[:, None] ** np.arange(5, dtype=np.float32)[None, :]).astype(np.float32)
@@ -86,9 +87,8 @@ def _fit_offsets(b: _Builder, profile: str, radius: int) -> str:
     safe = b.op("Where", [peaked, det_c, b.const(np.float32(-1.0), "minus_one")], "safe")
     vertex = b.op("Div", [b.op("Neg", [det_b]), mul(safe, b.const(np.float32(2.0), "two"))])
     offset = b.op("Where", [peaked, vertex, zero], "offset")
-    lo, hi = b.const(np.float32(-MAX_OFFSET), "lo"), b.const(np.float32(MAX_OFFSET), "hi")
-    clipped = b.op("Clip", [offset, lo, hi], "clipped")  # (N, K, 1)
-    return b.op("Squeeze", [clipped, b.const(np.array([2], np.int64), "axis2")], "offsets")
+    lo, hi = b.const(np.float32(-limit), "lo"), b.const(np.float32(limit), "hi")
+    return b.op("Clip", [offset, lo, hi], "clipped")  # (N, K, 1)
 
 
 def _peak_nodes(
@@ -98,10 +98,12 @@ def _peak_nodes(
     map_width: int,
     n_keypoints: int,
     stride: int,
-    radius: int,
+    sigma_map: float,
     output: str,
 ) -> None:
-    h, w, k, r = map_height, map_width, n_keypoints, radius
+    h, w, k = map_height, map_width, n_keypoints
+    r = window_radius(sigma_map)
+    limit = max_offset(r)
     hp, wp = h + 2 * r, w + 2 * r
     side = 2 * r + 1
     keypoint_maps = b.op(
@@ -124,30 +126,64 @@ def _peak_nodes(
     pads = np.array([0, 0, r, r, 0, 0, r, r], np.int64)
     padded = b.op("Pad", [cube, b.const(pads, "pads"), b.const(np.float32(0.0), "padv")], "pad")
     flat_padded = b.op("Reshape", [padded, b.const(np.array([0, k, hp * wp], np.int64))], "flatp")
-    # top-left of the window in padded coordinates is (row, col); offsets walk the window
-    base = b.op("Add", [b.op("Mul", [row, b.const(np.array(wp, np.int64), "wp")]), col], "base")
     grid = (np.arange(side)[:, None] * wp + np.arange(side)[None, :]).reshape(1, 1, -1)
-    gather_index = b.op("Add", [base, b.const(grid.astype(np.int64), "grid")], "gidx")
-    window_flat = b.op("GatherElements", [flat_padded, gather_index], "wflat", axis=2)
-    window = b.op(
-        "Reshape", [window_flat, b.const(np.array([0, k, side, side], np.int64))], "window"
-    )
-    col_profile = b.op("ReduceSum", [window, b.const(np.array([2], np.int64))], keepdims=0)
-    row_profile = b.op("ReduceSum", [window, b.const(np.array([3], np.int64))], keepdims=0)
-    dx = _fit_offsets(b, col_profile, r)
-    dy = _fit_offsets(b, row_profile, r)
+    grid_name = b.const(grid.astype(np.int64), "grid")
+    weights = profile_weights(r, sigma_map)
+    column_weights = b.const(
+        weights.reshape(side, 1), "wcol"
+    )  # sums rows: (.., side, side) @ (side, 1)
+    window_shape = b.const(np.array([0, k, side, side], np.int64), "wshape")
+    squeeze_last = b.const(np.array([3], np.int64), "axis3")
+    wp_i = b.const(np.array(wp, np.int64), "wp")
+
+    def fit(row_i: str, col_i: str) -> tuple[str, str]:
+        """Offsets (N, K, 1) of the window whose top-left padded pixel is (row_i, col_i)."""
+        base = b.op("Add", [b.op("Mul", [row_i, wp_i]), col_i], "base")
+        window = b.op(
+            "Reshape",
+            [
+                b.op("GatherElements", [flat_padded, b.op("Add", [base, grid_name])], axis=2),
+                window_shape,
+            ],
+            "window",
+        )  # (N, K, side, side): [row, col]
+        row_profile = b.op("Squeeze", [b.op("MatMul", [window, column_weights]), squeeze_last])
+        transposed = b.op("Transpose", [window], perm=[0, 1, 3, 2])
+        col_profile = b.op("Squeeze", [b.op("MatMul", [transposed, column_weights]), squeeze_last])
+        return _fit_offsets(b, col_profile, r, limit), _fit_offsets(b, row_profile, r, limit)
+
+    def as_float(value: str) -> str:
+        return b.op("Cast", [value], to=TensorProto.FLOAT)
+
+    x = as_float(col)
+    y = as_float(row)
+    zero_f = b.const(np.float32(0.0), "zf")
+    max_col = b.const(np.float32(w - 1), "maxc")
+    max_row = b.const(np.float32(h - 1), "maxr")
+    for _ in range(PASSES):
+        col_i = b.op(
+            "Cast", [b.op("Clip", [b.op("Round", [x]), zero_f, max_col])], to=TensorProto.INT64
+        )
+        row_i = b.op(
+            "Cast", [b.op("Clip", [b.op("Round", [y]), zero_f, max_row])], to=TensorProto.INT64
+        )
+        dx, dy = fit(row_i, col_i)
+        x = b.op("Add", [as_float(col_i), dx], "x")
+        y = b.op("Add", [as_float(row_i), dy], "y")
     scale = b.const(np.float32(stride), "stride")
     shift = b.const(np.float32((stride - 1) / 2.0), "shift")
-    squeeze_axis = b.const(np.array([2], np.int64), "axis2")
 
-    def to_input(integer: str, offset: str) -> str:
-        as_float = b.op("Cast", [b.op("Squeeze", [integer, squeeze_axis])], to=TensorProto.FLOAT)
-        return b.op("Add", [b.op("Mul", [b.op("Add", [as_float, offset]), scale]), shift])
+    def to_input(value: str) -> str:
+        return b.op("Add", [b.op("Mul", [value, scale]), shift])
 
-    x = b.op("Unsqueeze", [to_input(col, dx), squeeze_axis], "x")
-    y = b.op("Unsqueeze", [to_input(row, dy), squeeze_axis], "y")
     b.nodes.append(
-        helper.make_node("Concat", [x, y, confidence], [output], name=b.name("keypoints"), axis=2)
+        helper.make_node(
+            "Concat",
+            [to_input(x), to_input(y), confidence],
+            [output],
+            name=b.name("keypoints"),
+            axis=2,
+        )
     )
 
 
@@ -157,7 +193,7 @@ def append_peak_finder(
     *,
     n_keypoints: int,
     stride: int,
-    radius: int,
+    sigma: float,
     keypoints_output: str = "keypoints",
     keep_maps: bool = True,
 ) -> onnx.ModelProto:
@@ -168,7 +204,7 @@ def append_peak_finder(
         maps_output: Name of the maps output.
         n_keypoints: K, the number of leading keypoint maps.
         stride: Output stride in input pixels.
-        radius: Window half-width in map pixels.
+        sigma: Target sigma in input pixels.
         keypoints_output: Name of the new (N, K, 3) output.
         keep_maps: Keep the maps as a second output.
 
@@ -184,7 +220,7 @@ def append_peak_finder(
     if not (h and w):
         raise ValueError("the maps output needs a static height and width")
     b = _Builder("dpk_peaks/")
-    _peak_nodes(b, maps_output, h, w, n_keypoints, stride, radius, keypoints_output)
+    _peak_nodes(b, maps_output, h, w, n_keypoints, stride, sigma / stride, keypoints_output)
     graph.node.extend(b.nodes)
     graph.initializer.extend(b.initializers)
     keypoints_info = helper.make_tensor_value_info(
@@ -197,7 +233,7 @@ def append_peak_finder(
 
 
 def peak_finder_model(
-    map_height: int, map_width: int, n_maps: int, *, n_keypoints: int, stride: int, radius: int
+    map_height: int, map_width: int, n_maps: int, *, n_keypoints: int, stride: int, sigma: float
 ) -> onnx.ModelProto:
     """A stand-alone model ``maps`` (N, h, w, M) -> ``keypoints`` (N, K, 3), for tests and
     benchmarks of the peak finder alone."""
@@ -208,7 +244,7 @@ def peak_finder_model(
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", PEAK_OPSET)])
     model.ir_version = 8
     append_peak_finder(
-        model, "maps", n_keypoints=n_keypoints, stride=stride, radius=radius, keep_maps=False
+        model, "maps", n_keypoints=n_keypoints, stride=stride, sigma=sigma, keep_maps=False
     )
     onnx.checker.check_model(model, full_check=True)
     return model
