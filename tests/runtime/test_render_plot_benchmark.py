@@ -78,6 +78,10 @@ def test_render_refuses_predictions_from_another_video(dot_video, tmp_path):
         render_video(video, fixed_predictions(width=640, height=480), tmp_path / "o.mp4")
     with pytest.raises(DpkError, match="has 30 frames"):
         render_video(video, fixed_predictions(n=20, step=2), tmp_path / "o.mp4")
+    images = fixed_predictions(n=2)
+    images.image_names = ["a.png", "b.png"]
+    with pytest.raises(DpkError, match="image folder"):
+        render_video(video, images, tmp_path / "o.mp4")
     with pytest.raises(DpkError, match="unsupported video suffix"):
         render_video(video, fixed_predictions(), tmp_path / "o.gif")
     with pytest.raises(OutputError, match="does not exist"):

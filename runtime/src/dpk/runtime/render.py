@@ -131,6 +131,11 @@ def render_video(
     skeleton = skeleton or predictions.skeleton
     if list(skeleton.names) != predictions.names:
         raise DpkError("the skeleton's keypoints differ from the predictions' keypoints")
+    if predictions.image_names is not None:
+        raise DpkError(
+            "these predictions were made on an image folder, not a video: there is no video "
+            "to draw them on (use dpk plot, or predict on the video)"
+        )
     rows = {int(f): i for i, f in enumerate(predictions.frame_indices.tolist())}
     if not rows:
         raise DpkError("the predictions hold no frames to render")
