@@ -174,3 +174,15 @@ def test_real_video_opens_with_its_facts(shared_data):
     reads = list(source)
     assert [r.index for r in reads] == list(range(0, 50, 5))
     assert all(r.frame is not None and r.frame.shape == (406, 396, 3) for r in reads)
+
+
+@pytest.mark.realdata
+def test_seeking_in_real_h264_is_frame_exact(shared_data):
+    path = shared_data / "lp-mirror-mouse" / "videos" / "test_vid.mp4"
+    capture = cv2.VideoCapture(str(path))
+    sequential = [capture.read()[1] for _ in range(520)]
+    capture.release()
+    for start in (1, 37, 250, 513):
+        read = next(iter(VideoSource(path, start, start + 2)))
+        assert read.index == start
+        np.testing.assert_array_equal(read.frame, sequential[start])
