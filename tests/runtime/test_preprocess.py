@@ -197,6 +197,7 @@ def test_frames_of_different_sizes_in_one_call():
         (np.zeros((2, 48, 64, 2), np.uint8), "2 channels"),
         (np.zeros((2, 48, 64, 3), np.float32), "must be uint8"),
         (np.zeros((48,), np.uint8), "shape"),
+        (np.zeros((48, 64, 3), np.uint8), "for one frame pass a list"),
     ],
 )
 def test_frames_that_cannot_be_converted_are_refused_with_the_fix(frames, message):

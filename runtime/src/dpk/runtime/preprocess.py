@@ -132,6 +132,11 @@ def _as_batch(frames: np.ndarray) -> np.ndarray:
             "np.clip(frames, 0, 255).astype(np.uint8)"
         )
     if frames.ndim == 3:
+        if frames.shape[-1] in (1, 3, 4):  # (H, W, C): one frame, not N gray frames
+            raise FrameError(
+                f"got an array of shape {frames.shape}: for one frame pass a list "
+                "[frame] or frame[None]; a batch is (N, H, W, C), or (N, H, W) for gray"
+            )
         frames = frames[..., None]
     if frames.ndim != 4:
         raise FrameError(
