@@ -28,6 +28,9 @@ from dpk.trainer.metrics import keypoint_report
 __all__ = ["RunError", "TrainResult", "load_run", "train", "train_arrays"]
 
 CHECK_FRAMES = 32
+EPOCH_VALIDATION_FRAMES = 256
+"""Validation frames used for the per-epoch loss and error (a fixed seeded sample); the
+final report of the best weights uses every validation frame."""
 
 
 class RunError(DpkError):
@@ -187,10 +190,16 @@ def train_arrays(
         **common,
     )
     validation = None
+    epoch_images, epoch_keypoints = val_images, val_keypoints
+    if len(val_images) > EPOCH_VALIDATION_FRAMES:
+        pick = np.random.default_rng(t.seed).choice(
+            len(val_images), EPOCH_VALIDATION_FRAMES, replace=False
+        )
+        epoch_images, epoch_keypoints = val_images[np.sort(pick)], val_keypoints[np.sort(pick)]
     if len(val_images):
         validation = MapDataset(
-            val_images,
-            val_keypoints,
+            epoch_images,
+            epoch_keypoints,
             batch_size=t.batch_size,
             augment=False,
             shuffle=False,
@@ -202,7 +211,7 @@ def train_arrays(
     budget = TimeBudget(t.max_minutes, already_spent_s=state.get("elapsed_s", 0.0))
     run_state = RunState(run_dir, monitor, budget, best=state.get("best"))
     callbacks = [
-        ValidationError(val_images, val_keypoints, spec),
+        ValidationError(epoch_images, epoch_keypoints, spec),
         keras.callbacks.ModelCheckpoint(
             run_dir / "best.keras",
             monitor=monitor,
