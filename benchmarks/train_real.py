@@ -106,7 +106,7 @@ def main() -> None:
     }
     print(evaluation.summary())
     print_table(
-        list(row)[:2] + ["minutes", "epochs", "median px", "mean px", "p95 px", ">20 px", "PCK@5"],
+        [*list(row)[:2], "minutes", "epochs", "median px", "mean px", "p95 px", ">20 px", "PCK@5"],
         [
             [
                 row["dataset"],
