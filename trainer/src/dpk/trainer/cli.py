@@ -9,7 +9,7 @@ import argparse
 import os
 from pathlib import Path
 
-__all__ = ["register_evaluate", "register_export", "register_train"]
+__all__ = ["register_evaluate", "register_export", "register_publish", "register_train"]
 
 
 def _quiet_tensorflow() -> None:
@@ -140,3 +140,50 @@ def register_export(subparsers: argparse._SubParsersAction) -> None:
         "--quantize", choices=["int8"], help="also write an int8 copy calibrated on training frames"
     )
     p.set_defaults(func=_export)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    _quiet_tensorflow()
+    from dpk.trainer.publish import publish_run
+
+    result = publish_run(
+        args.run,
+        args.name,
+        registry=args.registry,
+        packaged=args.packaged,
+        urls=tuple(args.url),
+        license=args.license,
+        training_data=args.training_data,
+        data_source=args.data_source,
+        data_license=args.data_license,
+        description=args.description,
+        threads=args.threads,
+    )
+    print(result.summary())
+    return 0
+
+
+def register_publish(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk publish``."""
+    p = subparsers.add_parser(
+        "publish",
+        help="publish a run as a zoo model: export, measure, write the card and the entry",
+    )
+    p.add_argument("run", type=Path, help="run folder written by dpk train")
+    p.add_argument("--name", required=True, help="zoo name, architecture.dataset[:tag]")
+    p.add_argument(
+        "--registry", type=Path, help="registry file (default: the one shipped with dpk-zoo)"
+    )
+    p.add_argument(
+        "--packaged", action="store_true", help="ship the file inside the dpk-zoo package"
+    )
+    p.add_argument(
+        "--url", action="append", default=[], help="download address (repeat for mirrors)"
+    )
+    p.add_argument("--license", default="MIT", help="licence of the model (default: MIT)")
+    p.add_argument("--training-data", required=True, help="name of the training data")
+    p.add_argument("--data-source", default="", help="where the training data comes from")
+    p.add_argument("--data-license", required=True, help="licence of the training data")
+    p.add_argument("--description", default="", help="one line for dpk zoo list")
+    p.add_argument("--threads", type=int, help="CPU threads for the speed measurement")
+    p.set_defaults(func=_publish)

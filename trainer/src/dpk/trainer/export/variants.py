@@ -95,19 +95,71 @@ def _write(model: onnx.ModelProto, path: Path) -> None:
         raise
 
 
+def _network_only(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
+    """A copy of ``model`` without the peak finder: image -> maps. Returns it and the
+    original output names."""
+    outputs = [o.name for o in model.graph.output]
+    network = onnx.ModelProto()
+    network.CopyFrom(model)
+    graph = network.graph
+    kept = [n for n in graph.node if not n.name.startswith(_PEAK_PREFIX)]
+    used = {name for n in kept for name in n.input}
+    del graph.node[:]
+    graph.node.extend(kept)
+    initializers = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    maps = [o for o in model.graph.output if o.name == "maps"]
+    if not maps:
+        maps = [onnx.helper.make_tensor_value_info("maps", onnx.TensorProto.FLOAT, None)]
+    del graph.output[:]
+    graph.output.extend(maps)
+    return network, outputs
+
+
+def _with_peaks(
+    network: onnx.ModelProto, source: onnx.ModelProto, outputs: list[str]
+) -> onnx.ModelProto:
+    """Append the peak finder described by ``source``'s spec to ``network``."""
+    from dpk.specs import ModelSpec
+    from dpk.trainer.export.peaks_onnx import append_peak_finder
+
+    meta = {p.key: p.value for p in source.metadata_props}
+    spec = ModelSpec.model_validate_json(meta["dpk.spec"])
+    maps_info = [o for o in source.graph.output if o.name == "maps"]
+    del network.graph.output[:]
+    if maps_info:
+        network.graph.output.extend(maps_info)
+    else:  # the maps were not kept: take their shape from the graph's value info
+        inferred = onnx.shape_inference.infer_shapes(network)
+        info = [v for v in inferred.graph.value_info if v.name == "maps"]
+        network.graph.output.extend(info)
+    append_peak_finder(
+        network,
+        "maps",
+        n_keypoints=spec.n_keypoints,
+        stride=spec.targets.stride,
+        sigma=spec.targets.sigma,
+        keep_maps="maps" in outputs,
+    )
+    del network.metadata_props[:]
+    network.metadata_props.extend(source.metadata_props)
+    return network
+
+
 def to_float16(source: str | Path, target: str | Path) -> Path:
-    """Write a copy of ``source`` whose network runs in float16 (inputs/outputs unchanged)."""
+    """Write a copy of ``source`` whose network runs in float16; the input, the outputs and
+    the peak finder stay as they are."""
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     model = onnx.load(str(source))
-    converted = convert_float_to_float16(
-        model, keep_io_types=True, node_block_list=_peak_nodes(model), disable_shape_infer=False
-    )
-    del converted.metadata_props[:]
-    converted.metadata_props.extend(model.metadata_props)
-    converted.metadata_props.add(key="dpk.precision", value="fp16")
+    network, outputs = _network_only(model)
+    converted = convert_float_to_float16(network, keep_io_types=True)
+    final = _with_peaks(converted, model, outputs)
+    final.metadata_props.add(key="dpk.precision", value="fp16")
+    onnx.checker.check_model(final)
     target = Path(target)
-    _write(converted, target)
+    _write(final, target)
     return target
 
 
