@@ -94,6 +94,7 @@ def load_run(run_dir: str | Path, which: str = "best"):
     """
     import keras
 
+    import dpk.trainer.models  # noqa: F401  (registers dpk's layers for loading)
     from dpk.trainer.training.losses import masked_mse  # noqa: F401  (registers the loss)
 
     run_dir = Path(run_dir)
