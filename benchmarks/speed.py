@@ -18,16 +18,13 @@ Usage: python benchmarks/speed.py [--quick] [--arch stacked_densenet ...] [--thr
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from _common import median_time, print_table, save_json  # noqa: E402
-from dpk.specs import (  # noqa: E402
+from _common import ROOT, median_time, print_table, save_json
+from dpk.specs import (
     LEAP,
     DeepLabCut,
     ModelSpec,
@@ -37,7 +34,6 @@ from dpk.specs import (  # noqa: E402
     Targets,
     load_spec,
 )
-from _common import ROOT  # noqa: E402
 
 ARCHITECTURES = {
     "stacked_densenet": (StackedDenseNet(n_stacks=2), 2),
@@ -120,9 +116,10 @@ def measure(
         for batch in batches:
             images = rng.integers(0, 255, (batch, side, side, 1), dtype=np.uint8)
             tensor = tf.constant(images)
-            t_tf = median_time(lambda: forward(tensor).numpy(), repeats=repeats)
-            t_ort = median_time(lambda: full.run(["keypoints"], {"image": images}), repeats=repeats)
-            t_bare = median_time(lambda: bare.run(None, {"image": images}), repeats=repeats)
+            feed = {"image": images}
+            t_tf = median_time(lambda t=tensor: forward(t).numpy(), repeats=repeats)
+            t_ort = median_time(lambda f=feed: full.run(["keypoints"], f), repeats=repeats)
+            t_bare = median_time(lambda f=feed: bare.run(None, f), repeats=repeats)
             row[f"tf_fps@{batch}"] = batch / t_tf
             row[f"onnx_fps@{batch}"] = batch / t_ort
             row[f"speedup@{batch}"] = t_tf / t_ort
