@@ -23,6 +23,8 @@ __all__ = [
     "SHARED_DATA",
     "machine",
     "median_time",
+    "minutes_to_reach",
+    "plot_error_boxes",
     "print_table",
     "save_json",
 ]
@@ -96,3 +98,47 @@ def save_json(name: str, payload: dict) -> Path:
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {path}")
     return path
+
+
+def plot_error_boxes(labels: Sequence[str], errors: Sequence, path: Path, title: str) -> None:
+    """Box plots (log scale) of error distributions side by side, the paper's way of comparing."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    data = [np.asarray(e, dtype=float).ravel() for e in errors]
+    data = [np.maximum(d[np.isfinite(d)], 1e-3) for d in data]
+    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(data) + 2), 4.5))
+    ax.boxplot(data, whis=(5, 95), showfliers=False)
+    ax.set_xticks(range(1, len(labels) + 1), labels, rotation=20, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel("Euclidean error (px, log)")
+    for i, d in enumerate(data, start=1):
+        ax.plot(i, d.mean(), "k^", ms=6)
+    ax.set_title(
+        title + "\n(box: quartiles, whiskers: 5th-95th percentile, triangle: mean)", fontsize=9
+    )
+    fig.tight_layout()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+def minutes_to_reach(run_dir: Path, threshold_px: float) -> float | None:
+    """Training minutes until the per-epoch validation error first fell to ``threshold_px``."""
+    import csv
+
+    log = Path(run_dir) / "log.csv"
+    if not log.is_file():
+        return None
+    with log.open() as handle:
+        for row in csv.DictReader(handle):
+            try:
+                if float(row["val_error"]) <= threshold_px:
+                    return float(row["minutes"])
+            except (KeyError, ValueError):
+                return None
+    return None

@@ -1,4 +1,4 @@
-"""Train and evaluate on the real datasets within a CPU time budget (issue 3's measurement).
+"""Train and evaluate on the real datasets within a CPU time budget.
 
 (a) ``fly``: examples/fly13.yaml: thorax-centred 160x160 crops of the SLEAP fly clip,
     frames 0-1199 for training and 1200-1499 held out.
@@ -6,8 +6,12 @@
     406x396 frames, a seeded 80/20 split.
 
 Each run trains for at most ``--minutes`` of wall-clock time, then the best weights are
-evaluated on the held-out frames. Prints a table and writes
-``benchmarks/results/train_real.json`` (merged with earlier runs of other datasets).
+evaluated on all held-out frames. ``--arch`` swaps the architecture (same data, budget
+and seed), ``--graph`` switches the posture graph, ``--fraction`` trains on a seeded
+subset of the training frames. Prints a table and merges the row into
+``benchmarks/results/train_real.json``; the run folder keeps the checkpoints, logs and
+evaluation plots. The comparison scripts (architectures.py, posture_graph.py,
+sample_efficiency.py) call :func:`train_and_evaluate`.
 
 Usage: python benchmarks/train_real.py --dataset fly [--minutes 30] [--arch leap] [--quick]
 """
@@ -16,12 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+from datetime import datetime
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
 from _common import RESULTS, ROOT, print_table, save_json
-from dpk.specs import LEAP, DeepLabCut, StackedHourglass, Targets, load_spec
+from dpk.specs import LEAP, DeepLabCut, StackedHourglass, load_spec, save_spec
 
 SPECS = {"fly": ROOT / "examples" / "fly13.yaml", "mouse": ROOT / "examples" / "mirror_mouse.yaml"}
 ARCHITECTURES = {
@@ -32,31 +37,158 @@ ARCHITECTURES = {
 }
 
 
-def make_spec(dataset: str, arch: str, minutes: float, graph: bool | None):
+def make_spec(
+    dataset: str, arch: str, minutes: float, graph: bool | None = None, seed: int | None = None
+):
+    """The example spec for ``dataset`` with the benchmark's overrides."""
     spec = load_spec(SPECS[dataset])
-    updates = {
-        "training": spec.training.model_copy(update={"max_minutes": minutes, "epochs": 10000})
-    }
-    targets = spec.targets
+    data = spec.model_dump()
+    data["training"].update(max_minutes=minutes, epochs=10000)
+    if seed is not None:
+        data["training"]["seed"] = seed
     if ARCHITECTURES[arch] is not None:
-        updates["architecture"] = ARCHITECTURES[arch]
-        updates["name"] = f"{spec.name}_{arch}"
+        data["architecture"] = ARCHITECTURES[arch].model_dump()
+        data["name"] = f"{spec.name}_{arch}"
         if arch == "leap":
-            targets = Targets(**{**targets.model_dump(), "downsample_factor": 0})
+            data["targets"]["downsample_factor"] = 0
     if graph is not None:
-        targets = Targets(**{**targets.model_dump(), "graph": graph})
-        updates["name"] = updates.get("name", spec.name) + ("_graph" if graph else "_nograph")
-    updates["targets"] = targets
-    data = spec.data.model_copy(
-        update={"path": str((SPECS[dataset].parent / spec.data.path).resolve())}
+        data["targets"]["graph"] = graph
+        data["name"] += "_graph" if graph else "_nograph"
+    data["data"]["path"] = str((SPECS[dataset].parent / spec.data.path).resolve())
+    return type(spec).model_validate(data)
+
+
+def train_and_evaluate(
+    dataset: str,
+    arch: str = "stacked_densenet",
+    minutes: float = 30.0,
+    *,
+    graph: bool | None = None,
+    fraction: float = 1.0,
+    seed: int | None = None,
+    runs_dir: Path = ROOT / "runs",
+) -> tuple[dict, np.ndarray]:
+    """Train one configuration and evaluate it; returns the result row and the errors."""
+    import keras
+
+    from dpk.trainer.data import load_training_data
+    from dpk.trainer.evaluate import evaluate_arrays
+    from dpk.trainer.metrics import euclidean_errors
+    from dpk.trainer.models import build_model, count_flops, count_params
+    from dpk.trainer.training import train_arrays
+    from dpk.trainer.training.callbacks import predict_keypoints
+    from dpk.trainer.training.run import _save_check_images
+
+    spec = make_spec(dataset, arch, minutes, graph, seed)
+    train, validation = load_training_data(spec, ROOT)
+    if fraction < 1.0:
+        rng = np.random.default_rng(spec.training.seed)
+        keep = np.sort(
+            rng.choice(
+                len(train.images), max(1, round(fraction * len(train.images))), replace=False
+            )
+        )
+        train = train.subset(keep)
+    name = spec.name + (f"_{round(fraction * 100)}pct" if fraction < 1.0 else "")
+    run_dir = Path(runs_dir) / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+    run_dir.mkdir(parents=True)
+    save_spec(spec, run_dir / "spec.yaml")
+    _save_check_images(run_dir, train, validation, spec.training.seed)
+    keras.utils.set_random_seed(spec.training.seed)
+    model = build_model(spec)
+    flops, params = count_flops(model), count_params(model)
+    print(
+        f"{name}: {len(train.images)} training and {len(validation.images)} held-out frames, {minutes:g} min"
     )
-    updates["data"] = data
-    return type(spec).model_validate(
-        {
-            **spec.model_dump(),
-            **{k: v.model_dump() if hasattr(v, "model_dump") else v for k, v in updates.items()},
-        }
+    result = train_arrays(
+        spec,
+        train.images,
+        train.keypoints,
+        validation.images,
+        validation.keypoints,
+        run_dir,
+        model=model,
+        verbose=2,
     )
+    best = keras.saving.load_model(run_dir / "best.keras", compile=False)
+    predicted = predict_keypoints(best, spec, validation.images)
+    evaluation = evaluate_arrays(
+        spec, validation.images, predicted, validation.keypoints, run_dir / "evaluation"
+    )
+    overall = evaluation.report["overall"]
+    errors = euclidean_errors(predicted, validation.keypoints)
+    row = {
+        "dataset": dataset,
+        "name": name,
+        "architecture": spec.architecture.type,
+        "graph": spec.targets.graph,
+        "fraction": fraction,
+        "seed": spec.training.seed,
+        "run": str(run_dir.relative_to(ROOT)) if run_dir.is_relative_to(ROOT) else str(run_dir),
+        "budget_min": minutes,
+        "minutes": round(result.minutes, 1),
+        "epochs": result.epochs_done,
+        "stopped": result.stopped,
+        "n_train": len(train.images),
+        "params": params,
+        "gflops": flops / 1e9,
+        "n_validation_keypoints": overall["count"],
+        "error_median_px": overall["median"],
+        "error_mean_px": overall["mean"],
+        "error_std_px": float(np.nanstd(errors)),
+        "error_p95_px": overall["p95"],
+        "share_over_20px": overall["share_over_20px"],
+        "pck_5px": overall["pck_5px"],
+        "mean_accuracy": overall["mean_accuracy"],
+        "best_epoch": result.best_epoch,
+    }
+    print(evaluation.summary())
+    return row, errors
+
+
+def record(rows: list[dict], quick: bool) -> None:
+    """Merge rows into results/train_real.json and print them."""
+    print_table(
+        [
+            "dataset",
+            "run",
+            "arch",
+            "graph",
+            "train",
+            "min",
+            "epochs",
+            "median px",
+            "mean px",
+            "p95 px",
+            ">20 px",
+            "PCK@5",
+        ],
+        [
+            [
+                r["dataset"],
+                r["name"],
+                r["architecture"],
+                r["graph"],
+                r["n_train"],
+                r["minutes"],
+                r["epochs"],
+                r["error_median_px"],
+                r["error_mean_px"],
+                r["error_p95_px"],
+                r["share_over_20px"],
+                r["pck_5px"],
+            ]
+            for r in rows
+        ],
+        "held-out error after training on this CPU",
+    )
+    if quick:
+        return
+    path = RESULTS / "train_real.json"
+    previous = json.loads(path.read_text()).get("runs", {}) if path.is_file() else {}
+    for r in rows:
+        previous[f"{r['dataset']}/{r['name']}"] = r
+    save_json("train_real", {"runs": previous})
 
 
 def main() -> None:
@@ -68,66 +200,18 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0, help="training budget (default 30)")
     parser.add_argument("--quick", action="store_true", help="a 2-minute run to check the pipeline")
     parser.add_argument("--graph", choices=["on", "off"], help="override targets.graph")
-    parser.add_argument("--runs-dir", default=str(ROOT / "runs"), help="where run folders go")
+    parser.add_argument("--fraction", type=float, default=1.0, help="share of the training frames")
+    parser.add_argument("--seed", type=int, help="override training.seed")
     args = parser.parse_args()
-    minutes = 2.0 if args.quick else args.minutes
-    graph = None if args.graph is None else args.graph == "on"
-    spec = make_spec(args.dataset, args.arch, minutes, graph)
-
-    from dpk.trainer.evaluation_run import evaluate_run
-    from dpk.trainer.models import build_model, count_flops, count_params
-    from dpk.trainer.training import train
-
-    model = build_model(spec)
-    flops, params = count_flops(model), count_params(model)
-    del model
-    result = train(spec, runs_dir=args.runs_dir, verbose=2)
-    evaluation = evaluate_run(result.run_dir)
-    overall = evaluation.report["overall"]
-    key = f"{args.dataset}/{spec.name}" + ("/quick" if args.quick else "")
-    row = {
-        "dataset": args.dataset,
-        "architecture": spec.architecture.type,
-        "graph": spec.targets.graph,
-        "run": str(result.run_dir),
-        "budget_min": minutes,
-        "minutes": round(result.minutes, 1),
-        "epochs": result.epochs_done,
-        "stopped": result.stopped,
-        "params": params,
-        "gflops": flops / 1e9,
-        "n_validation_keypoints": overall["count"],
-        "error_median_px": overall["median"],
-        "error_mean_px": overall["mean"],
-        "error_p95_px": overall["p95"],
-        "share_over_20px": overall["share_over_20px"],
-        "pck_5px": overall["pck_5px"],
-        "mean_accuracy": overall["mean_accuracy"],
-    }
-    print(evaluation.summary())
-    print_table(
-        [*list(row)[:2], "minutes", "epochs", "median px", "mean px", "p95 px", ">20 px", "PCK@5"],
-        [
-            [
-                row["dataset"],
-                row["architecture"],
-                row["minutes"],
-                row["epochs"],
-                row["error_median_px"],
-                row["error_mean_px"],
-                row["error_p95_px"],
-                row["share_over_20px"],
-                row["pck_5px"],
-            ]
-        ],
-        f"held-out error after {minutes:g} min of training on this CPU",
+    row, _ = train_and_evaluate(
+        args.dataset,
+        args.arch,
+        2.0 if args.quick else args.minutes,
+        graph=None if args.graph is None else args.graph == "on",
+        fraction=args.fraction,
+        seed=args.seed,
     )
-    previous = {}
-    path = RESULTS / "train_real.json"
-    if path.is_file():
-        previous = json.loads(path.read_text()).get("runs", {})
-    previous[key] = row
-    save_json("train_real", {"runs": previous})
+    record([row], args.quick)
 
 
 if __name__ == "__main__":

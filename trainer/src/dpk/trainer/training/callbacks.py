@@ -31,20 +31,35 @@ def predict_keypoints(
 
 
 class ValidationError(keras.callbacks.Callback):
-    """Adds the validation Euclidean error (mean and percentiles) and confidence to the logs.
+    """Adds the validation Euclidean error (mean and percentiles), the confidence and the
+    training minutes so far to the logs.
 
     Runs first among the callbacks so that checkpoints, the learning-rate schedule and
     early stopping can monitor ``val_error`` (the mean error in pixels).
     """
 
-    def __init__(self, images: np.ndarray, keypoints: np.ndarray, spec: ModelSpec):
+    def __init__(
+        self,
+        images: np.ndarray,
+        keypoints: np.ndarray,
+        spec: ModelSpec,
+        already_spent_s: float = 0.0,
+    ):
         super().__init__()
         self.images = images
         self.keypoints = keypoints
         self.spec = spec
+        self.spent_before = already_spent_s
+        self.started = time.monotonic()
+
+    def on_train_begin(self, logs=None):
+        self.started = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is None or len(self.images) == 0:
+        if logs is None:
+            return
+        logs["minutes"] = (self.spent_before + time.monotonic() - self.started) / 60.0
+        if len(self.images) == 0:
             return
         predicted = predict_keypoints(self.model, self.spec, self.images)
         summary = error_summary(euclidean_errors(predicted, self.keypoints))

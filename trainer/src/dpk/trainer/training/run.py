@@ -212,7 +212,9 @@ def train_arrays(
     budget = TimeBudget(t.max_minutes, already_spent_s=state.get("elapsed_s", 0.0))
     run_state = RunState(run_dir, monitor, budget, best=state.get("best"))
     callbacks = [
-        ValidationError(epoch_images, epoch_keypoints, spec),
+        ValidationError(
+            epoch_images, epoch_keypoints, spec, already_spent_s=state.get("elapsed_s", 0.0)
+        ),
         keras.callbacks.ModelCheckpoint(
             run_dir / "best.keras",
             monitor=monitor,
