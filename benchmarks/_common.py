@@ -32,14 +32,8 @@ __all__ = [
 
 def machine() -> dict[str, str]:
     """A short description of the machine the numbers come from."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from dpk.runtime.benchmark import machine_description
+
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -51,8 +45,7 @@ def machine() -> dict[str, str]:
     except OSError:
         commit = ""
     return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
+        "cpu": machine_description(),
         "python": platform.python_version(),
         "date": date.today().isoformat(),
         "commit": commit,

@@ -8,10 +8,13 @@ the achieved GFLOP/s.
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +22,7 @@ from dpk.runtime.model_file import INPUT_NAME, KEYPOINTS_NAME, ModelFile, ModelS
 from dpk.runtime.providers import ProviderError, working_providers
 from dpk.specs.errors import DpkError
 
-__all__ = ["BenchmarkResult", "benchmark_model", "format_benchmark"]
+__all__ = ["BenchmarkResult", "benchmark_model", "format_benchmark", "machine_description"]
 
 _DEVICE_OF = {
     "CPUExecutionProvider": "cpu",
@@ -115,6 +118,19 @@ def benchmark_model(
             gflops = model_file.flops * fps / 1e9 if model_file.flops else None
             results.append(BenchmarkResult(provider, batch_size, seconds, fps, gflops, repeats))
     return model_file, results, skipped
+
+
+def machine_description() -> str:
+    """The CPU model and core count, for speed reports and model cards."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
 
 
 def _flops_text(flops: int | None) -> str:

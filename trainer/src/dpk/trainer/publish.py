@@ -9,7 +9,6 @@ ship inside ``dpk-zoo``).
 from __future__ import annotations
 
 import json
-import platform
 import tempfile
 from dataclasses import dataclass
 from datetime import date
@@ -54,20 +53,6 @@ class PublishResult:
         )
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return f"{cpu}, {os.cpu_count()} cores"
-
-
 def publish_run(
     run_dir: str | Path,
     name: str,
@@ -97,7 +82,7 @@ def publish_run(
         description: One line for ``dpk zoo list``.
         threads: CPU threads for the speed measurement.
     """
-    from dpk.runtime.benchmark import benchmark_model
+    from dpk.runtime.benchmark import benchmark_model, machine_description
     from dpk.trainer.evaluation_run import evaluate_run
     from dpk.trainer.export import export_run
     from dpk.zoo import SHIPPED_REGISTRY, add_entry, make_entry
@@ -128,7 +113,7 @@ def publish_run(
             exported, batch_sizes=(1, 100), devices=["cpu"], threads=threads
         )
         spec = model_file.spec
-        machine = _machine()
+        machine = machine_description()
         speed = [
             SpeedMeasurement(
                 provider=r.provider, batch_size=r.batch_size, fps=r.fps, machine=machine
