@@ -122,9 +122,14 @@ def test_intermediate_supervision_outputs(arch, expected):
     ("arch", "downsample", "padded", "out"),
     [
         (StackedDenseNet(growth_rate=8), 2, (40, 56), (10, 14)),  # 3 transitions: x8
-        (StackedHourglass(n_transitions=3, filters=16), 1, (40, 56), (20, 28)),
-        (DeepLabCut(backbone="mobilenetv2", alpha=0.35), 3, (48, 64), (6, 8)),  # x16
-        (LEAP(filters=8), 0, (40, 56), (40, 56)),  # x4
+        (
+            StackedHourglass(n_transitions=3, filters=16),
+            1,
+            (40, 56),
+            (19, 27),
+        ),  # outputs cropped to ceil(37 / s) x ceil(53 / s)
+        (DeepLabCut(backbone="mobilenetv2", alpha=0.35), 3, (48, 64), (5, 7)),  # x16
+        (LEAP(filters=8), 0, (40, 56), (37, 53)),  # x4
     ],
 )
 def test_padded_and_output_shapes(arch, downsample, padded, out):

@@ -23,14 +23,26 @@ __all__ = [
 ]
 
 
-def max_transitions(height: int, width: int, min_size: int = 3) -> int:
-    """Most 2x downsamplings that keep the smaller side at least ``min_size`` pixels.
+def max_transitions(height: int, width: int, min_size: int = 3, max_padding: float = 0.125) -> int:
+    """Most 2x downsamplings an input of this size supports.
 
-    dpk pads inputs to the multiple of two the architecture needs, so sides need not be
-    divisible; this only keeps the bottleneck from shrinking below a few pixels.
+    dpk pads inputs to the multiple of ``2**n`` the architecture needs, so sides need not
+    be divisible; the count is the largest ``n`` that keeps the smaller side at least
+    ``min_size`` pixels at the bottleneck and adds at most ``max_padding`` (a fraction of
+    the side) of padding to each side. A 192 x 192 input gives 6 (DeepPoseKit's count),
+    406 x 396 gives 5 (padded to 416 x 416).
     """
-    side = min(height, width)
-    return max(0, math.floor(math.log2(side / min_size)))
+    most = 0
+    n = 1
+    while min(height, width) / 2**n >= min_size:
+        multiple = 2**n
+        padded = [-(-side // multiple) * multiple for side in (height, width)]
+        if all(
+            p <= side * (1 + max_padding) for p, side in zip(padded, (height, width), strict=True)
+        ):
+            most = n
+        n += 1
+    return most
 
 
 class StackedDenseNet(StrictModel):

@@ -27,7 +27,12 @@ from dpk.trainer.models.deeplabcut import build_deeplabcut
 from dpk.trainer.models.flops import count_flops, count_params
 from dpk.trainer.models.layers import DepthToSpace, ImageNormalization, SpaceToDepth
 from dpk.trainer.models.leap import build_leap
-from dpk.trainer.models.shapes import n_halvings, output_shape, padded_input_shape
+from dpk.trainer.models.shapes import (
+    n_halvings,
+    output_shape,
+    padded_input_shape,
+    padded_output_shape,
+)
 from dpk.trainer.models.stacked_densenet import build_stacked_densenet
 from dpk.trainer.models.stacked_hourglass import build_stacked_hourglass
 
@@ -46,6 +51,7 @@ __all__ = [
     "output_list",
     "output_shape",
     "padded_input_shape",
+    "padded_output_shape",
 ]
 
 
@@ -78,11 +84,26 @@ def build_model(spec: ModelSpec) -> keras.Model:
     """
     arch = spec.architecture
     if isinstance(arch, StackedDenseNet):
-        return build_stacked_densenet(spec)
-    if isinstance(arch, StackedHourglass):
-        return build_stacked_hourglass(spec)
-    if isinstance(arch, DeepLabCut):
-        return build_deeplabcut(spec)
-    if isinstance(arch, LEAP):
-        return build_leap(spec)
-    raise TypeError(f"unknown architecture {type(arch).__name__}")
+        network = build_stacked_densenet(spec)
+    elif isinstance(arch, StackedHourglass):
+        network = build_stacked_hourglass(spec)
+    elif isinstance(arch, DeepLabCut):
+        network = build_deeplabcut(spec)
+    elif isinstance(arch, LEAP):
+        network = build_leap(spec)
+    else:
+        raise TypeError(f"unknown architecture {type(arch).__name__}")
+    return _crop_to_image(network, spec)
+
+
+def _crop_to_image(network: keras.Model, spec: ModelSpec) -> keras.Model:
+    """Crop every output to the map pixels that cover the image (not the padding) and
+    name them ``output_0``, ``output_1``, ..."""
+    padded_h, padded_w = padded_output_shape(spec)
+    h, w, _ = output_shape(spec)
+    crop = ((0, padded_h - h), (0, padded_w - w))
+    outputs = [
+        keras.layers.Cropping2D(crop, name=f"output_{i}", dtype="float32")(out)
+        for i, out in enumerate(output_list(network.outputs))
+    ]
+    return keras.Model(network.input, outputs, name=network.name)

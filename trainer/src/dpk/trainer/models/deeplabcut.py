@@ -54,6 +54,6 @@ def build_deeplabcut(spec: ModelSpec) -> keras.Model:
         for _ in range(steps - 1):
             x = DepthToSpace(2)(x)
         out = layers.Conv2DTranspose(
-            m, 3, strides=2, padding="same", name="output_0", dtype="float32"
+            m, 3, strides=2, padding="same", name="head_0", dtype="float32"
         )(x)
     return keras.Model(image, [out], name="deeplabcut")

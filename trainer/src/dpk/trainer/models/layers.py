@@ -228,7 +228,8 @@ def input_block(spec: ModelSpec, backbone: str | None = None) -> tuple[keras.Ker
 
 
 def output_head(x, n_maps: int, index: int, kernel_size: int = 1):
-    """A linear convolution to the confidence maps, float32, named ``output_{index}``."""
+    """A linear convolution to the confidence maps, float32, named ``head_{index}``
+    (:func:`dpk.trainer.models.build_model` crops it to the image as ``output_{index}``)."""
     return layers.Conv2D(
-        n_maps, kernel_size, padding="same", name=f"output_{index}", dtype="float32"
+        n_maps, kernel_size, padding="same", name=f"head_{index}", dtype="float32"
     )(x)

@@ -66,7 +66,7 @@ def build_leap(spec: ModelSpec) -> keras.Model:
             strides=2,
             padding="same",
             kernel_initializer="glorot_normal",
-            name="output_0",
+            name="head_0",
             dtype="float32",
         )(x)
     else:

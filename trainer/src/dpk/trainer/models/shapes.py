@@ -12,6 +12,7 @@ __all__ = [
     "n_halvings",
     "output_shape",
     "padded_input_shape",
+    "padded_output_shape",
 ]
 
 DEEPLABCUT_HALVINGS = 4
@@ -48,9 +49,19 @@ def padded_input_shape(spec: ModelSpec) -> tuple[int, int]:
     return _round_up(pre.height, multiple), _round_up(pre.width, multiple)
 
 
-def output_shape(spec: ModelSpec) -> tuple[int, int, int]:
-    """``(Hp / s, Wp / s, M)``: the shape of every output map (without the batch axis),
-    with ``s = 2**targets.downsample_factor`` and ``M = spec.n_output_maps``."""
+def padded_output_shape(spec: ModelSpec) -> tuple[int, int]:
+    """``(Hp / s, Wp / s)``: the maps the network computes on the padded input."""
     hp, wp = padded_input_shape(spec)
     s = spec.targets.stride
-    return hp // s, wp // s, spec.n_output_maps
+    return hp // s, wp // s
+
+
+def output_shape(spec: ModelSpec) -> tuple[int, int, int]:
+    """``(ceil(H / s), ceil(W / s), M)``: the shape of every output map (without the batch
+    axis), with ``s = 2**targets.downsample_factor`` and ``M = spec.n_output_maps``.
+
+    The network works on the padded input; its maps are cropped back to the map pixels
+    that cover the image, so no peak can be found (and no loss is spent) in the padding.
+    """
+    pre, s = spec.preprocessing, spec.targets.stride
+    return -(-pre.height // s), -(-pre.width // s), spec.n_output_maps
