@@ -6,7 +6,6 @@ the output stride live in :class:`dpk.specs.ModelSpec`.
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Literal
 
 from pydantic import Field
