@@ -110,13 +110,30 @@ def test_unknown_keypoint_names_are_listed(shared_data):
 
 
 @pytest.mark.realdata
-def test_image_size_must_match_or_be_cropped(shared_data):
+def test_frames_of_another_size_are_fitted_like_the_runtime(shared_data):
+    """Whole frames are letterboxed to the input (as the runtime will) with their keypoints,
+    and the transform maps them back exactly."""
+    from dpk.runtime.formats.dlc import load_dlc
+
     csv = shared_data / "lp-mirror-mouse" / "CollectedData.csv"
-    spec = make_spec(MOUSE_NAMES, 128, 128, {"path": str(csv)})
-    with pytest.raises(DpkError) as error:
-        load_training_data(spec, shared_data)
-    text = str(error.value)
-    assert str(csv) in text and "396x406" in text and "data.crop" in text
+    spec = make_spec(MOUSE_NAMES, 203, 198, {"path": str(csv)})
+    train, validation = load_training_data(spec, shared_data)
+    assert train.images.shape[1:] == (203, 198, 1)
+    transform = train.frame_transform
+    assert transform is not None and transform.frame_size == (406, 396)
+    assert transform.scale == (0.5, 0.5) and validation.frame_transform == transform
+    original = load_dlc(csv).select_keypoints(MOUSE_NAMES)
+    by_source = {s: k for s, k in zip(original.sources, original.keypoints, strict=True)}
+    back = transform.to_frame(train.keypoints)
+    for i, source in enumerate(train.sources):
+        np.testing.assert_allclose(back[i], by_source[source], atol=1e-3)
+    # (x + 0.5) * r - 0.5: the pixel-centre rule of docs/model-file.md
+    first = by_source[train.sources[0]]
+    np.testing.assert_allclose(train.keypoints[0], (first + 0.5) * 0.5 - 0.5, atol=1e-4)
+
+
+def test_crops_must_match_the_input(shared_data):
+    csv = shared_data / "lp-mirror-mouse" / "CollectedData.csv"
     cropped = make_spec(
         MOUSE_NAMES, 128, 128, {"path": str(csv), "crop": {"anchor": "nose_top", "size": 128}}
     )

@@ -11,6 +11,8 @@ a missing keypoint is NaN.
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -108,6 +110,10 @@ class Labels:
         origin: The labels file or folder, for messages.
         crop_offsets: int64 (N, 2): for crops, the (x, y) of the crop's top-left pixel in
             its source frame (frame coordinates = crop coordinates + offset); else None.
+        frame_transform: When the images were fitted to a model input of another size (see
+            :class:`dpk.runtime.preprocess.FrameTransform`), the transform every example
+            shares: ``keypoints`` are in model-input pixels and ``frame_transform.to_frame``
+            maps them back to the labelled frames' pixels. None otherwise.
     """
 
     images: np.ndarray
@@ -118,6 +124,7 @@ class Labels:
     annotated: np.ndarray | None = None
     origin: str = ""
     crop_offsets: np.ndarray | None = field(default=None)
+    frame_transform: Any = None
 
     def __post_init__(self) -> None:
         where = f"{self.origin}: " if self.origin else ""
@@ -225,6 +232,7 @@ class Labels:
             annotated=None if self.annotated is None else self.annotated[rows],
             origin=self.origin,
             crop_offsets=None if self.crop_offsets is None else self.crop_offsets[rows],
+            frame_transform=self.frame_transform,
         )
 
     def select_keypoints(self, keypoints: Sequence[str] | Skeleton) -> Labels:
@@ -261,6 +269,7 @@ class Labels:
             annotated=None if self.annotated is None else self.annotated[:, columns],
             origin=self.origin,
             crop_offsets=self.crop_offsets,
+            frame_transform=self.frame_transform,
         )
 
     @classmethod

@@ -68,5 +68,10 @@ def evaluate_run(
         raise DpkError("no labelled frames to evaluate on")
     predicted = predict_keypoints(model, spec, frames.images)
     return evaluate_arrays(
-        spec, frames.images, predicted, frames.keypoints, Path(out_dir or run_dir / "evaluation")
+        spec,
+        frames.images,
+        predicted,
+        frames.keypoints,
+        Path(out_dir or run_dir / "evaluation"),
+        frame_transform=frames.frame_transform,
     )

@@ -13,8 +13,10 @@ Decisions, so that nothing is guessed silently:
   animal that fall outside the crop become NaN, and other animals are only pixels.
 - Label images are gray (1 channel) or RGB; they are converted to the spec's
   ``channels``/``color_order`` (gray -> colour repeats the channel; colour -> gray uses
-  OpenCV's luma weights). A size that differs from ``preprocessing.height``/``width`` is
-  an error (dpk does not resize labels); it suggests ``data.crop`` or a new input size.
+  OpenCV's luma weights). Whole frames of another size than ``preprocessing.height`` x
+  ``width`` are fitted to it as ``preprocessing.fit`` says, exactly as the runtime fits
+  video frames, and the labels remember the transform (``Labels.frame_transform``) so that
+  errors can be reported in the labelled frames' pixels. Crops must be the input size.
 - DeepPoseKit files do not store keypoint names: their keypoints take the spec's names in
   order (the counts must match), unless dpk wrote the names into the file.
 - Frames keep the file's order (SLEAP: ascending frame index, instances in file order).
@@ -168,9 +170,10 @@ def _load_sleap(path: Path, spec: ModelSpec, base_dir: Path) -> tuple[Labels, La
 
 
 def _check_size(labels: Labels, spec: ModelSpec, data: DataSpec) -> None:
+    """Crops must be the model's input size (they are cut at it)."""
     height, width, _ = labels.image_shape
     pre = spec.preprocessing
-    if (height, width) == (pre.height, pre.width):
+    if (height, width) == (pre.height, pre.width) or data.crop is None:
         return
     if data.crop is not None:
         hint = (
@@ -182,12 +185,24 @@ def _check_size(labels: Labels, spec: ModelSpec, data: DataSpec) -> None:
             f"{labels.origin}: crops are {width}x{height} but the model's input is "
             f"{pre.width}x{pre.height} (width x height): {hint}"
         )
-    raise DpkError(
-        f"{labels.origin}: the labelled images are {width}x{height} (width x height) but the "
-        f"model's input is {pre.width}x{pre.height}: set preprocessing.height: {height} and "
-        f"width: {width}, or add data.crop (anchor keypoint and size) to cut "
-        f"{pre.height}x{pre.height} crops around each animal; dpk does not resize labels"
-    )
+
+
+def _fit_to_input(labels: Labels, spec: ModelSpec) -> Labels:
+    """Bring whole frames of another size to the model input as ``preprocessing.fit`` says
+    (exactly as the runtime will), with their keypoints; remember the transform so that
+    evaluation can report errors in the labelled frames' pixels."""
+    from dpk.runtime.preprocess import fit_frames
+
+    pre = spec.preprocessing
+    if labels.image_shape[:2] == (pre.height, pre.width):
+        return labels
+    order = "rgb" if pre.color_order == "rgb" else "bgr"
+    images, transforms = fit_frames(labels.images, pre, frame_order=order)
+    transform = transforms[0]
+    labels.images = images
+    labels.keypoints = transform.to_model(labels.keypoints).astype(np.float32)
+    labels.frame_transform = transform
+    return labels
 
 
 def load_training_data(spec: ModelSpec, base_dir: str | Path) -> tuple[Labels, Labels]:
@@ -230,4 +245,5 @@ def load_training_data(spec: ModelSpec, base_dir: str | Path) -> tuple[Labels, L
     for part in (train, validation):
         _check_size(part, spec, data)
         part.images = convert_channels(part.images, spec.preprocessing)
+        _fit_to_input(part, spec)
     return train, validation
