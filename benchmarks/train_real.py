@@ -122,6 +122,7 @@ def train_and_evaluate(
         "name": name,
         "architecture": spec.architecture.type,
         "graph": spec.targets.graph,
+        "foreground_weight": spec.training.foreground_weight,
         "fraction": fraction,
         "seed": spec.training.seed,
         "run": str(run_dir.relative_to(ROOT)) if run_dir.is_relative_to(ROOT) else str(run_dir),

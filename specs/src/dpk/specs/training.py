@@ -152,6 +152,13 @@ class Training(StrictModel):
     """Learning-rate schedule."""
     loss: Literal["mse"] = "mse"
     """Loss on every output (the paper: mean squared error)."""
+    foreground_weight: float = Field(default=10.0, ge=0, le=1000)
+    """Extra weight of the squared error where the target is high: each pixel counts
+    ``1 + foreground_weight * target``. 0 is the paper's plain MSE. Confidence maps are
+    mostly zero, and with plain MSE a freshly initialised network first learns to predict
+    nothing and can stay there for hundreds of steps (measured: the mirror mouse without
+    posture graph never left it in 23 minutes on a CPU; with 10 it was at a 10 px median
+    after 5 minutes)."""
     validation_fraction: float = Field(default=0.1, ge=0, lt=1)
     """Fraction of frames held out for validation when the data section gives no split."""
     split: Literal["random", "blocks"] = "random"

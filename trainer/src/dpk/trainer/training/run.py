@@ -95,7 +95,7 @@ def load_run(run_dir: str | Path, which: str = "best"):
     import keras
 
     import dpk.trainer.models  # noqa: F401  (registers dpk's layers for loading)
-    from dpk.trainer.training.losses import masked_mse  # noqa: F401  (registers the loss)
+    from dpk.trainer.training.losses import MaskedMSE  # noqa: F401  (registers the loss)
 
     run_dir = Path(run_dir)
     spec_path = run_dir / "spec.yaml"
@@ -159,7 +159,7 @@ def train_arrays(
         predict_keypoints,
     )
     from dpk.trainer.training.dataset import MapDataset
-    from dpk.trainer.training.losses import masked_mse
+    from dpk.trainer.training.losses import MaskedMSE
 
     t = spec.training
     run_dir = Path(run_dir)
@@ -176,7 +176,9 @@ def train_arrays(
             from dpk.trainer.models import build_model
 
             model = build_model(spec)
-        model.compile(optimizer=_optimizer(spec), loss=masked_mse, jit_compile=False)
+        model.compile(
+            optimizer=_optimizer(spec), loss=MaskedMSE(t.foreground_weight), jit_compile=False
+        )
     map_shape = _map_shape(model)
     n_outputs = _n_outputs(model)
     common = dict(spec=spec, map_shape=map_shape, n_outputs=n_outputs, seed=t.seed)
