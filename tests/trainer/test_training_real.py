@@ -72,5 +72,5 @@ def test_short_real_training_lowers_validation_error(shared_data, tmp_path):
         verbose=0,
     )
     after = result.report["overall"]
-    assert after["mean"] < 0.5 * before["mean"], (before, after)
+    assert after["mean"] < 0.6 * before["mean"], (before, after)
     assert np.isfinite(after["median"]) and after["median"] < 10.0
