@@ -11,7 +11,7 @@ import venv
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SHARED_DATA
 
 FORBIDDEN = ("tensorflow", "keras", "tf2onnx", "dpk.trainer")
 LIGHT_PARTS = ("specs", "zoo", "runtime")
@@ -124,5 +124,28 @@ def test_fresh_runtime_only_environment(tmp_path):
     ).stdout.lower()
     names = {line.split("==")[0] for line in freeze.splitlines()}
     assert not {"onnxruntime", "onnxruntime-gpu"} <= names, "both onnxruntime packages installed"
+    # a pretrained model shipped inside dpk-zoo predicts on the real video by name, offline
+    video = SHARED_DATA / "lp-mirror-mouse" / "videos" / "test_vid.mp4"
+    out = tmp_path / "poses.csv"
+    offline = {**environ, "DPK_OFFLINE": "1", "DPK_HOME": str(tmp_path / "home")}
+    subprocess.run(
+        [
+            str(env_dir / "bin" / "dpk"),
+            "predict",
+            str(video),
+            "--model",
+            "stacked_densenet.mirror_mouse",
+            "--stop",
+            "20",
+            "--quiet",
+            "-o",
+            str(out),
+        ],
+        check=True,
+        env=offline,
+        cwd=tmp_path,
+    )
+    rows = out.read_text().splitlines()
+    assert len(rows) == 21 and rows[0].startswith("frame,paw1LH_top_x")
     size = sum(f.stat().st_size for f in env_dir.rglob("*") if f.is_file())
     print(f"runtime-only environment: {size / 2**20:.0f} MiB")
