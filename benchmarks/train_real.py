@@ -72,7 +72,7 @@ def train_and_evaluate(
     import keras
 
     from dpk.trainer.data import load_training_data
-    from dpk.trainer.evaluate import evaluate_arrays
+    from dpk.trainer.evaluate import evaluate_arrays, frame_pixels
     from dpk.trainer.metrics import euclidean_errors
     from dpk.trainer.models import build_model, count_flops, count_params
     from dpk.trainer.training import train_arrays
@@ -113,10 +113,17 @@ def train_and_evaluate(
     best = keras.saving.load_model(run_dir / "best.keras", compile=False)
     predicted = predict_keypoints(best, spec, validation.images)
     evaluation = evaluate_arrays(
-        spec, validation.images, predicted, validation.keypoints, run_dir / "evaluation"
+        spec,
+        validation.images,
+        predicted,
+        validation.keypoints,
+        run_dir / "evaluation",
+        frame_transform=validation.frame_transform,
     )
     overall = evaluation.report["overall"]
-    errors = euclidean_errors(predicted, validation.keypoints)
+    errors = euclidean_errors(
+        *frame_pixels(predicted, validation.keypoints, validation.frame_transform)
+    )
     row = {
         "dataset": dataset,
         "name": name,

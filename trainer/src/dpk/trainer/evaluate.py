@@ -13,7 +13,14 @@ import numpy as np
 from dpk.specs import ModelSpec, write_text_atomic
 from dpk.trainer.metrics import euclidean_errors, keypoint_report
 
-__all__ = ["EvaluationResult", "evaluate_arrays", "plot_confidence", "plot_errors", "plot_frames"]
+__all__ = [
+    "EvaluationResult",
+    "evaluate_arrays",
+    "frame_pixels",
+    "plot_confidence",
+    "plot_errors",
+    "plot_frames",
+]
 
 
 @dataclass
@@ -131,14 +138,33 @@ def plot_frames(
 
 
 def evaluate_arrays(
-    spec: ModelSpec, images: np.ndarray, predicted: np.ndarray, true: np.ndarray, out_dir: Path
+    spec: ModelSpec,
+    images: np.ndarray,
+    predicted: np.ndarray,
+    true: np.ndarray,
+    out_dir: Path,
+    *,
+    frame_transform: Any = None,
 ) -> EvaluationResult:
-    """Write ``metrics.json`` and the three plots for predictions against labels."""
+    """Write ``metrics.json`` and the three plots for predictions against labels.
+
+    Args:
+        spec: The run's spec (skeleton names, preprocessing).
+        images: The frames as the model saw them (N, H, W, C).
+        predicted: (N, K, 3) x, y, confidence in model-input pixels.
+        true: (N, K, 2) labels in model-input pixels, NaN for missing.
+        out_dir: Where the files go (created).
+        frame_transform: When the labelled frames were fitted to a model input of another
+            size (``Labels.frame_transform``), errors are measured in the labelled frames'
+            pixels, the unit users label in, not in model-input pixels.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = keypoint_report(predicted, true, spec.skeleton.names)
+    predicted_px, true_px = frame_pixels(predicted, true, frame_transform)
+    report = keypoint_report(predicted_px, true_px, spec.skeleton.names)
     report["n_frames"] = len(images)
-    errors = euclidean_errors(predicted, true)
+    report["pixels"] = "labelled frame" if frame_transform is not None else "model input"
+    errors = euclidean_errors(predicted_px, true_px)
     files = [
         out_dir / "metrics.json",
         out_dir / "errors.png",
@@ -150,3 +176,22 @@ def evaluate_arrays(
     plot_confidence(predicted[..., 2], errors, files[2])
     plot_frames(images, predicted, true, errors, spec, files[3])
     return EvaluationResult(out_dir, report, files)
+
+
+def frame_pixels(
+    predicted: np.ndarray, true: np.ndarray, frame_transform: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted and true keypoints in the labelled frames' pixels.
+
+    Args:
+        predicted: (N, K, D) with x, y first, in model-input pixels.
+        true: (N, K, 2) in model-input pixels.
+        frame_transform: A ``FrameTransform`` from model input back to the labelled
+            frames, or None when they are the same.
+
+    Returns:
+        The two arrays mapped back (unchanged when there is no transform).
+    """
+    if frame_transform is None:
+        return predicted, true
+    return frame_transform.to_frame(predicted), frame_transform.to_frame(true)
