@@ -289,6 +289,12 @@ def test_deeplabcut_backbones(backbone, shape, downsample, alpha):
     outputs = run(model, random_images(shape, n=1))
     assert len(outputs) == 1 and model.output_names == ["output_0"]
     assert outputs[0].shape == (1, *output_shape(spec))
+    momenta = [
+        layer.momentum
+        for layer in model.get_layer("backbone").layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert momenta and max(momenta) <= 0.99  # MobileNetV2's 0.999 is capped
 
 
 def _dlc_spec(weights: str | None, alpha: float = 0.35) -> ModelSpec:
