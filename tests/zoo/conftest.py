@@ -8,10 +8,17 @@ from tests.zoo.helpers import ModelServer
 
 
 @pytest.fixture(autouse=True)
-def zoo_home(tmp_path, monkeypatch):
-    """Every zoo test gets its own DPK_HOME and no registries, offline mode or timeout."""
+def zoo_home(tmp_path, monkeypatch, request):
+    """Every zoo test gets its own DPK_HOME and no registries, offline mode or timeout.
+
+    The registry shipped with dpk-zoo is replaced by an empty stand-in (see ``shipped``)
+    unless the test is marked ``real_registry``, so the tests do not depend on which
+    models the package ships.
+    """
     from dpk.zoo.hashing import forget_verified
 
+    if request.node.get_closest_marker("real_registry") is None:
+        request.getfixturevalue("shipped")
     home = tmp_path / "home"
     monkeypatch.setenv("DPK_HOME", str(home))
     for name in ("DPK_REGISTRIES", "DPK_OFFLINE", "DPK_TIMEOUT"):
