@@ -96,11 +96,9 @@ def publish_run(
         raise DpkError(f"{run_dir}: no summary.json; finish training first (dpk train)")
     summary = json.loads(summary_path.read_text())
     metrics_path = run_dir / "evaluation" / "metrics.json"
-    report = (
-        json.loads(metrics_path.read_text())
-        if metrics_path.is_file()
-        else evaluate_run(run_dir).report
-    )
+    report = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    if "pixels" not in report:  # missing, or written before errors were in frame pixels
+        report = evaluate_run(run_dir).report
     overall = report["overall"]
     metrics = {
         f"error_{k}_px" if k in ("median", "mean", "p95") else k: float(overall[k])
