@@ -14,6 +14,7 @@ evaluation plots. The comparison scripts (architectures.py, posture_graph.py,
 sample_efficiency.py) call :func:`train_and_evaluate`.
 
 Usage: python benchmarks/train_real.py --dataset fly [--minutes 30] [--arch leap] [--quick]
+       python benchmarks/train_real.py --table | --reevaluate mouse/NAME
 """
 
 from __future__ import annotations
@@ -154,14 +155,15 @@ def train_and_evaluate(
     return row, errors
 
 
-def record(rows: list[dict], quick: bool) -> None:
-    """Merge rows into results/train_real.json and print them."""
-    print_table(
+def print_rows(rows: list[dict], title: str) -> str:
+    """Print result rows as a Markdown table."""
+    return print_table(
         [
             "dataset",
             "run",
             "arch",
             "graph",
+            "fg weight",
             "train",
             "min",
             "epochs",
@@ -177,7 +179,8 @@ def record(rows: list[dict], quick: bool) -> None:
                 r["name"],
                 r["architecture"],
                 r["graph"],
-                r["n_train"],
+                r.get("foreground_weight", 0.0),
+                r.get("n_train", ""),
                 r["minutes"],
                 r["epochs"],
                 r["error_median_px"],
@@ -188,29 +191,80 @@ def record(rows: list[dict], quick: bool) -> None:
             ]
             for r in rows
         ],
-        "held-out error after training on this CPU",
+        title,
     )
+
+
+def stored_runs() -> dict[str, dict]:
+    """The rows recorded in results/train_real.json, by ``dataset/name``."""
+    path = RESULTS / "train_real.json"
+    return json.loads(path.read_text()).get("runs", {}) if path.is_file() else {}
+
+
+def record(rows: list[dict], quick: bool) -> None:
+    """Merge rows into results/train_real.json and print them."""
+    print_rows(rows, "held-out error after training on this CPU")
     if quick:
         return
-    path = RESULTS / "train_real.json"
-    previous = json.loads(path.read_text()).get("runs", {}) if path.is_file() else {}
+    previous = stored_runs()
     for r in rows:
         previous[f"{r['dataset']}/{r['name']}"] = r
     save_json("train_real", {"runs": previous})
+
+
+def reevaluate(key: str) -> dict:
+    """Evaluate a recorded run again (``dpk evaluate``'s way) and update its row.
+
+    Runs recorded before evaluation mapped keypoints back to the labelled frames were
+    measured in model-input pixels; this brings them to the labelled frames' pixels.
+    """
+    from dpk.trainer.evaluation_run import evaluate_run
+
+    runs = stored_runs()
+    if key not in runs:
+        raise SystemExit(f"no recorded run {key!r}; recorded: {', '.join(runs)}")
+    row = runs[key]
+    overall = evaluate_run(ROOT / row["run"]).report["overall"]
+    row.update(
+        error_median_px=overall["median"],
+        error_mean_px=overall["mean"],
+        error_p95_px=overall["p95"],
+        share_over_20px=overall["share_over_20px"],
+        pck_5px=overall["pck_5px"],
+        mean_accuracy=overall["mean_accuracy"],
+        n_validation_keypoints=overall["count"],
+    )
+    row.pop("error_std_px", None)
+    record([row], quick=False)
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--dataset", choices=sorted(SPECS), required=True)
+    parser.add_argument("--dataset", choices=sorted(SPECS))
     parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="stacked_densenet")
     parser.add_argument("--minutes", type=float, default=30.0, help="training budget (default 30)")
     parser.add_argument("--quick", action="store_true", help="a 2-minute run to check the pipeline")
     parser.add_argument("--graph", choices=["on", "off"], help="override targets.graph")
     parser.add_argument("--fraction", type=float, default=1.0, help="share of the training frames")
     parser.add_argument("--seed", type=int, help="override training.seed")
+    parser.add_argument(
+        "--table", action="store_true", help="print the recorded runs and exit (no training)"
+    )
+    parser.add_argument(
+        "--reevaluate", metavar="DATASET/NAME", help="evaluate a recorded run again and update it"
+    )
     args = parser.parse_args()
+    if args.table:
+        print_rows(list(stored_runs().values()), "recorded runs (results/train_real.json)")
+        return
+    if args.reevaluate:
+        reevaluate(args.reevaluate)
+        return
+    if args.dataset is None:
+        parser.error("--dataset is required (or --table / --reevaluate)")
     row, _ = train_and_evaluate(
         args.dataset,
         args.arch,
