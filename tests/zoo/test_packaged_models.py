@@ -9,7 +9,7 @@ from dpk.zoo.hashing import sha256_file
 
 pytestmark = pytest.mark.real_registry
 
-EXPECTED = {"stacked_densenet.mirror_mouse", "stacked_densenet.fly13"}
+EXPECTED = {"stacked_densenet.mirror_mouse", "stacked_densenet.fly13", "deeplabcut.fly13"}
 
 
 @pytest.fixture(scope="module")
