@@ -76,7 +76,11 @@ class ValidationError(keras.callbacks.Callback):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops training before the next epoch would overrun ``minutes`` of wall-clock time."""
+    """Stops training before the next epoch would overrun ``minutes`` of wall-clock time.
+
+    An epoch longer than the whole budget (a heavy model on a CPU) is cut short after the
+    batch that spends it; Keras still validates and checkpoints that epoch.
+    """
 
     def __init__(self, minutes: float | None, already_spent_s: float = 0.0):
         super().__init__()
@@ -94,8 +98,16 @@ class TimeBudget(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_started = time.monotonic()
 
+    def on_train_batch_end(self, batch, logs=None):
+        if self.budget_s is not None and self.elapsed_s > self.budget_s:
+            self.stopped_for_time = True
+            self.model.stop_training = True
+
     def on_epoch_end(self, epoch, logs=None):
         if self.budget_s is None:
+            return
+        if self.stopped_for_time:
+            print(f"\nstopping: the time budget of {self.budget_s / 60:.1f} min is spent")
             return
         last = time.monotonic() - self.epoch_started
         if self.elapsed_s + last > self.budget_s:
