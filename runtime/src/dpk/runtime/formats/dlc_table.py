@@ -21,6 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from dpk.runtime.formats.hdf5 import open_hdf5
 from dpk.specs.errors import DpkError
 
 __all__ = [
@@ -305,14 +306,7 @@ def read_dlc_h5_table(path: str | Path) -> DlcTable:
     """
     path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise DpkError(f"{source}: file not found")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as error:
-        raise DpkError(
-            f"{source}: not a readable HDF5 file ({error}); the file may be truncated"
-        ) from None
+    f = open_hdf5(path, "not a readable HDF5 file ({error}); the file may be truncated")
     with f:
         frames = [
             (key, _attr_text(node.attrs.get("pandas_type", b"")))

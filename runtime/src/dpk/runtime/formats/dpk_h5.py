@@ -24,6 +24,7 @@ import h5py
 import numpy as np
 
 from dpk.runtime.atomic import atomic_output
+from dpk.runtime.formats.hdf5 import open_hdf5
 from dpk.runtime.labels import Labels
 from dpk.specs.errors import DpkError
 from dpk.specs.skeleton import AsymmetricSwapPolicy, Skeleton
@@ -169,13 +170,10 @@ def load_dpk_h5(
     if not path.is_file():
         raise DpkError(f"{source}: file not found")
     given = _resolve_skeleton(skeleton, on_asymmetric_swap)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as error:
-        raise DpkError(
-            f"{source}: not a readable HDF5 file ({error}); the file may be truncated or "
-            "still being written"
-        ) from None
+    f = open_hdf5(
+        path,
+        "not a readable HDF5 file ({error}); the file may be truncated or still being written",
+    )
     with f:
         missing = [name for name in REQUIRED if not isinstance(f.get(name), h5py.Dataset)]
         if missing:

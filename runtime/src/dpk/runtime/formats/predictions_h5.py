@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from dpk.runtime.atomic import atomic_output
+from dpk.runtime.formats.hdf5 import open_hdf5
 from dpk.runtime.predictions import Predictions
 from dpk.runtime.version import __version__
 from dpk.specs.errors import DpkError
@@ -103,12 +104,11 @@ def load_predictions_h5(path: str | os.PathLike) -> Predictions:
         DpkError: Missing file, not HDF5, or not a dpk prediction file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DpkError(f"{path}: predictions file not found")
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise DpkError(f"{path}: not an HDF5 file (corrupt or another format)") from None
+    f = open_hdf5(
+        path,
+        "not an HDF5 file (corrupt or another format)",
+        not_found="predictions file not found",
+    )
     with f:
         if f.attrs.get("dpk.kind") != PREDICTIONS_KIND or "keypoints" not in f:
             raise DpkError(

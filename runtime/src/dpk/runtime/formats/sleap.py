@@ -28,6 +28,7 @@ import h5py
 import numpy as np
 
 from dpk.runtime.atomic import atomic_output
+from dpk.runtime.formats.hdf5 import open_hdf5
 from dpk.runtime.labels import video_source
 from dpk.runtime.predictions import Predictions
 from dpk.specs.errors import DpkError, SpecError
@@ -514,12 +515,7 @@ def load_predictions_nwb(
     """
     path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise DpkError(f"{source}: file not found")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as error:
-        raise DpkError(f"{source}: not a readable NWB (HDF5) file ({error})") from None
+    f = open_hdf5(path, "not a readable NWB (HDF5) file ({error})")
     with f:
         found: list[tuple[str, str]] = []
         f.visititems(
