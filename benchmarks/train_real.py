@@ -77,8 +77,7 @@ def train_and_evaluate(
     import keras
 
     from dpk.trainer.data import load_training_data
-    from dpk.trainer.evaluate import evaluate_arrays, frame_pixels
-    from dpk.trainer.metrics import euclidean_errors
+    from dpk.trainer.evaluate import evaluate_arrays
     from dpk.trainer.models import build_model, count_flops, count_params
     from dpk.trainer.training import train_arrays
     from dpk.trainer.training.callbacks import predict_keypoints
@@ -126,9 +125,7 @@ def train_and_evaluate(
         frame_transform=validation.frame_transform,
     )
     overall = evaluation.report["overall"]
-    errors = euclidean_errors(
-        *frame_pixels(predicted, validation.keypoints, validation.frame_transform)
-    )
+    errors = evaluation.errors
     row = {
         "dataset": dataset,
         "name": name,

@@ -41,6 +41,8 @@ def test_frames_fitted_at_half_size_report_errors_in_frame_pixels(tmp_path):
     overall = result.report["overall"]
     assert overall["median"] == pytest.approx(3.0, abs=1e-4)
     assert overall["count"] == 7
+    assert result.errors.shape == (4, 2) and np.isnan(result.errors[1, 0])
+    assert np.nanmax(result.errors) == pytest.approx(3.0, abs=1e-4)
     assert result.report["pixels"] == "labelled frame"
     predicted_px, true_px = frame_pixels(predictions_off_by(true, 0.0), true, half)
     assert true_px[0, 0, 0] == pytest.approx((true[0, 0, 0] + 0.5) * 2 - 0.5)

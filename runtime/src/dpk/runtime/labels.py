@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dpk.specs.errors import DpkError
 from dpk.specs.skeleton import Skeleton
+
+if TYPE_CHECKING:
+    from dpk.runtime.preprocess import FrameTransform
 
 __all__ = [
     "Labels",
@@ -123,7 +126,7 @@ class Labels:
     annotated: np.ndarray | None = None
     origin: str = ""
     crop_offsets: np.ndarray | None = field(default=None)
-    frame_transform: Any = None
+    frame_transform: FrameTransform | None = None
 
     def __post_init__(self) -> None:
         where = f"{self.origin}: " if self.origin else ""

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from dpk.runtime.preprocess import FrameTransform
 from dpk.specs import ModelSpec, write_text_atomic
 from dpk.trainer.metrics import euclidean_errors, keypoint_report
 
@@ -30,6 +31,8 @@ class EvaluationResult:
     out_dir: Path
     report: dict[str, Any]
     files: list[Path]
+    errors: np.ndarray | None = None
+    """(N, K) Euclidean errors in the report's pixels (NaN where a label is missing)."""
 
     def summary(self) -> str:
         """Lines for the terminal: overall numbers and the worst keypoints."""
@@ -144,7 +147,7 @@ def evaluate_arrays(
     true: np.ndarray,
     out_dir: Path,
     *,
-    frame_transform: Any = None,
+    frame_transform: FrameTransform | None = None,
 ) -> EvaluationResult:
     """Write ``metrics.json`` and the three plots for predictions against labels.
 
@@ -175,11 +178,11 @@ def evaluate_arrays(
     plot_errors(errors, spec.skeleton.names, files[1])
     plot_confidence(predicted[..., 2], errors, files[2])
     plot_frames(images, predicted, true, errors, spec, files[3])
-    return EvaluationResult(out_dir, report, files)
+    return EvaluationResult(out_dir, report, files, errors)
 
 
 def frame_pixels(
-    predicted: np.ndarray, true: np.ndarray, frame_transform: Any = None
+    predicted: np.ndarray, true: np.ndarray, frame_transform: FrameTransform | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Predicted and true keypoints in the labelled frames' pixels.
 

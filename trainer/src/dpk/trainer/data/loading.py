@@ -175,16 +175,15 @@ def _check_size(labels: Labels, spec: ModelSpec, data: DataSpec) -> None:
     pre = spec.preprocessing
     if (height, width) == (pre.height, pre.width) or data.crop is None:
         return
-    if data.crop is not None:
-        hint = (
-            f"set data.crop.size to {pre.height}"
-            if pre.height == pre.width
-            else f"set preprocessing.height and width to {data.crop.size} (crops are square)"
-        )
-        raise DpkError(
-            f"{labels.origin}: crops are {width}x{height} but the model's input is "
-            f"{pre.width}x{pre.height} (width x height): {hint}"
-        )
+    hint = (
+        f"set data.crop.size to {pre.height}"
+        if pre.height == pre.width
+        else f"set preprocessing.height and width to {data.crop.size} (crops are square)"
+    )
+    raise DpkError(
+        f"{labels.origin}: crops are {width}x{height} but the model's input is "
+        f"{pre.width}x{pre.height} (width x height): {hint}"
+    )
 
 
 def _fit_to_input(labels: Labels, spec: ModelSpec) -> Labels:

@@ -106,13 +106,11 @@ class TimeBudget(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.budget_s is None:
             return
-        if self.stopped_for_time:
-            print(f"\nstopping: the time budget of {self.budget_s / 60:.1f} min is spent")
-            return
         last = time.monotonic() - self.epoch_started
-        if self.elapsed_s + last > self.budget_s:
+        if not self.stopped_for_time and self.elapsed_s + last > self.budget_s:
             self.stopped_for_time = True
             self.model.stop_training = True
+        if self.stopped_for_time:
             print(f"\nstopping: the time budget of {self.budget_s / 60:.1f} min is spent")
 
 

@@ -16,9 +16,18 @@ def masked_mse(y_true, y_pred):
     nothing to the loss, while the normalisation stays the full map size so that the
     loss scale does not jump with the number of missing keypoints.
     """
+    return _weighted_masked_mse(y_true, y_pred, 0.0)
+
+
+def _weighted_masked_mse(y_true, y_pred, foreground_weight: float):
+    """Per-example mean of ``(1 + foreground_weight * target) * squared error``, NaN
+    targets left out (the normalisation stays the full map size)."""
     valid = ops.logical_not(ops.isnan(y_true))
     y_true = ops.where(valid, y_true, ops.zeros_like(y_true))
-    squared = ops.where(valid, ops.square(y_pred - y_true), ops.zeros_like(y_pred))
+    squared = ops.square(y_pred - y_true)
+    if foreground_weight:
+        squared = (1.0 + foreground_weight * ops.clip(y_true, 0.0, 1.0)) * squared
+    squared = ops.where(valid, squared, ops.zeros_like(y_pred))
     return ops.mean(squared, axis=(1, 2, 3))
 
 
@@ -38,11 +47,7 @@ class MaskedMSE(keras.losses.Loss):
         self.foreground_weight = float(foreground_weight)
 
     def call(self, y_true, y_pred):
-        valid = ops.logical_not(ops.isnan(y_true))
-        y_true = ops.where(valid, y_true, ops.zeros_like(y_true))
-        weight = 1.0 + self.foreground_weight * ops.clip(y_true, 0.0, 1.0)
-        squared = ops.where(valid, weight * ops.square(y_pred - y_true), ops.zeros_like(y_pred))
-        return ops.mean(squared, axis=(1, 2, 3))
+        return _weighted_masked_mse(y_true, y_pred, self.foreground_weight)
 
     def get_config(self):
         return {**super().get_config(), "foreground_weight": self.foreground_weight}
