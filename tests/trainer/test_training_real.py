@@ -8,13 +8,40 @@ import pytest
 from dpk.specs import ModelSpec
 
 
+def short_training(epochs: int, batch_size: int) -> dict:
+    """The training section of a short real-data run: constant rate, no early stop."""
+    return {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": 0.003,
+        "workers": 2,
+        "early_stopping": {"enabled": False},
+        "schedule": {"type": "constant"},
+    }
+
+
+def fit(spec: ModelSpec, model, train, validation, run_dir):
+    """Train ``model`` on the loaded frames into ``run_dir`` (quietly)."""
+    from dpk.trainer.training import train_arrays
+
+    return train_arrays(
+        spec,
+        train.images,
+        train.keypoints,
+        validation.images,
+        validation.keypoints,
+        run_dir,
+        model=model,
+        verbose=0,
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_short_real_training_lowers_validation_error(shared_data, tmp_path):
     from dpk.trainer.data import load_training_data
     from dpk.trainer.metrics import error_summary, euclidean_errors
     from dpk.trainer.models import build_model
-    from dpk.trainer.training import train_arrays
     from dpk.trainer.training.callbacks import predict_keypoints
 
     spec = ModelSpec.model_validate(
@@ -42,14 +69,7 @@ def test_short_real_training_lowers_validation_error(shared_data, tmp_path):
                 "train_frames": {"start": 1000, "stop": 1150},
                 "validation_frames": {"start": 1200, "stop": 1230},
             },
-            "training": {
-                "epochs": 6,
-                "batch_size": 16,
-                "learning_rate": 0.003,
-                "workers": 2,
-                "early_stopping": {"enabled": False},
-                "schedule": {"type": "constant"},
-            },
+            "training": short_training(epochs=6, batch_size=16),
         }
     )
     train, validation = load_training_data(spec, tmp_path)
@@ -61,16 +81,7 @@ def test_short_real_training_lowers_validation_error(shared_data, tmp_path):
     before = error_summary(
         euclidean_errors(predict_keypoints(model, spec, validation.images), validation.keypoints)
     )
-    result = train_arrays(
-        spec,
-        train.images,
-        train.keypoints,
-        validation.images,
-        validation.keypoints,
-        tmp_path,
-        model=model,
-        verbose=0,
-    )
+    result = fit(spec, model, train, validation, tmp_path)
     after = result.report["overall"]
     assert after["mean"] < 0.6 * before["mean"], (before, after)
     assert np.isfinite(after["median"]) and after["median"] < 10.0
@@ -89,7 +100,6 @@ def test_exported_model_predicts_the_real_video_like_keras(shared_data, tmp_path
     from dpk.trainer.data import load_training_data
     from dpk.trainer.export.exporter import export_onnx, keras_keypoints
     from dpk.trainer.models import build_model
-    from dpk.trainer.training import train_arrays
 
     names = ["nose_top", "tailBase_top", "nose_bot", "tailBase_bot"]
     spec = ModelSpec.model_validate(
@@ -101,29 +111,13 @@ def test_exported_model_predicts_the_real_video_like_keras(shared_data, tmp_path
             "targets": {"sigma": 3.0, "downsample_factor": 1, "graph": False},
             "augmentation": {"flip_lr": 0.0, "affine": 0.0, "noise": 0.0, "dropout": 0.0},
             "data": {"path": str(shared_data / "lp-mirror-mouse" / "CollectedData.csv")},
-            "training": {
-                "epochs": 25,
-                "batch_size": 8,
-                "learning_rate": 0.003,
-                "workers": 2,
-                "early_stopping": {"enabled": False},
-                "schedule": {"type": "constant"},
-            },
+            "training": short_training(epochs=25, batch_size=8),
         }
     )
     train, validation = load_training_data(spec, tmp_path)
     keras.utils.set_random_seed(0)
     model = build_model(spec)
-    train_arrays(
-        spec,
-        train.images,
-        train.keypoints,
-        validation.images,
-        validation.keypoints,
-        tmp_path,
-        model=model,
-        verbose=0,
-    )
+    fit(spec, model, train, validation, tmp_path)
     path = tmp_path / "mouse.onnx"
     export_onnx(model, spec, path, check_images=validation.images)
 
