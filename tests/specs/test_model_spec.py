@@ -287,3 +287,38 @@ def test_json_schema_covers_the_union():
 def test_example_specs_validate(name):
     s = load_spec(ROOT / "examples" / name)
     assert s.data is not None
+
+
+def test_duplicate_yaml_key_is_refused_with_both_lines(tmp_path):
+    text = (
+        "skeleton: {names: [a, b]}\n"  # 1
+        "preprocessing: {height: 64, width: 64}\n"  # 2
+        "training:\n"  # 3
+        "  epochs: 5\n"  # 4
+        "  batch_size: 4\n"  # 5
+        "  epochs: 50\n"  # 6
+    )
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(path) in message
+    assert "'epochs'" in message and "line 4" in message and "line 6" in message
+    assert "training.epochs" in message
+    # At the top level too, and in flow mappings.
+    with pytest.raises(SpecError, match=r"'name'.*line 1.*line 3"):
+        parse_spec(
+            "name: a\nskeleton: {names: [a]}\nname: b\npreprocessing: {height: 64, width: 64}\n"
+        )
+    with pytest.raises(SpecError, match=r"skeleton.names.*'names'"):
+        parse_spec("skeleton: {names: [a], names: [b]}\npreprocessing: {height: 64, width: 64}\n")
+    # The same key in different mappings is fine.
+    assert (
+        parse_spec(
+            "skeleton: {names: [a]}\npreprocessing: {height: 64, width: 64}\n"
+            "targets: {sigma: 3}\naugmentation: {enabled: false}\n"
+        ).targets.sigma
+        == 3
+    )

@@ -345,3 +345,18 @@ def test_registry_list_splits_on_pathsep_but_keeps_urls_whole(monkeypatch):
         "file:///t/x.yaml",
         "~/b",
     ]
+
+
+def test_duplicate_key_in_a_registry_entry_is_refused_with_both_lines(tmp_path):
+    path = write_registry(
+        tmp_path / "r.yaml", [entry_data("leap.fly", DATA, ["https://example.org/a.onnx"])]
+    )
+    lines = path.read_text().splitlines()
+    license_line = next(i for i, line in enumerate(lines) if line.strip().startswith("license:"))
+    lines.append(lines[license_line])  # the last key of the last entry, repeated
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RegistryError) as info:
+        Registry.from_file(path)
+    message = str(info.value)
+    assert "'license'" in message
+    assert f"line {license_line + 1}" in message and f"line {len(lines)}" in message

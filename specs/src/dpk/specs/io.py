@@ -18,6 +18,7 @@ from dpk.specs.model import ModelSpec
 
 __all__ = [
     "dump_spec",
+    "duplicate_keys",
     "load_model_file",
     "load_spec",
     "parse_model",
@@ -62,11 +63,63 @@ def _yaml_line(text: str, location: str) -> int | None:
     return line
 
 
+def _key_text(node: yaml.Node) -> str:
+    return str(node.value) if isinstance(node, yaml.ScalarNode) else node.tag
+
+
+def duplicate_keys(text: str) -> list[SpecIssue]:
+    """Keys that appear twice in one YAML mapping (YAML loaders keep the last silently).
+
+    Args:
+        text: YAML (or JSON) text.
+
+    Returns:
+        One issue per repeated key, at the repeat's line, naming the key's path and the
+        lines of both occurrences; empty when there is none or the text is not YAML
+        (parsing reports that).
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    issues: list[SpecIssue] = []
+    stack: list[tuple[yaml.Node, str]] = [(root, "")] if root is not None else []
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                name = _key_text(key)
+                where = f"{path}.{name}" if path else name
+                line = key.start_mark.line + 1
+                ident = (key.tag, name)
+                if ident in first:
+                    lines = (
+                        f"twice on line {line}"
+                        if first[ident] == line
+                        else f"at line {first[ident]} and again at line {line}"
+                    )
+                    issues.append(
+                        SpecIssue(where, f"key {name!r} appears {lines}: keep one of them", line)
+                    )
+                else:
+                    first[ident] = line
+                stack.append((value, where))
+    return sorted(issues, key=lambda issue: issue.line or 0)
+
+
 def _parse_text(text: str, source: str | None, fmt: str) -> Any:
     try:
         if fmt == "json":
-            return json.loads(text)
-        return yaml.safe_load(text)
+            data = json.loads(text)
+        else:
+            data = yaml.safe_load(text)
+        duplicates = duplicate_keys(text)
+        if duplicates:
+            raise SpecError(duplicates, source)
+        return data
     except json.JSONDecodeError as error:
         raise SpecError(
             [SpecIssue("", f"not valid JSON: {error.msg}", error.lineno)], source

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from dpk.specs._base import issues_from_validation_error
 from dpk.specs.card import ZooEntry
 from dpk.specs.errors import SpecIssue
-from dpk.specs.io import write_text_atomic
+from dpk.specs.io import duplicate_keys, write_text_atomic
 from dpk.zoo.errors import ChecksumError, OfflineError, RegistryError, ZooError
 from dpk.zoo.hashing import file_mismatch, sha256_file
 from dpk.zoo.settings import dpk_home, is_offline, read_timeout
@@ -82,6 +82,9 @@ def _parse_entries(text: str, source: str, *, local: bool) -> list[ZooEntry]:
         line = mark.line + 1 if mark is not None else None
         problem = getattr(error, "problem", None) or str(error)
         raise RegistryError([SpecIssue("", f"not valid YAML: {problem}", line)], source) from None
+    duplicates = duplicate_keys(text)
+    if duplicates:
+        raise RegistryError(duplicates, source)
     if data is None:
         return []
     if not isinstance(data, list):
