@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from dpk.specs._base import issues_from_validation_error
 from dpk.specs.errors import SpecError, SpecIssue
+from dpk.specs.files import write_text_atomic
 from dpk.specs.model import ModelSpec
 
 __all__ = [
@@ -184,19 +183,6 @@ def dump_spec(spec: BaseModel, fmt: str = "yaml") -> str:
     if fmt == "json":
         return json.dumps(data, indent=2) + "\n"
     return yaml.dump(data, Dumper=_SafeDumper, sort_keys=False, allow_unicode=True)
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write text to a temporary file beside ``path`` and rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_spec(spec: BaseModel, path: str | Path) -> None:

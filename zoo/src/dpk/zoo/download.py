@@ -11,11 +11,11 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from dpk.specs.files import atomic_output
 from dpk.zoo.errors import ChecksumError, DownloadError, OfflineError
 from dpk.zoo.hashing import CHUNK_SIZE
 from dpk.zoo.settings import is_offline
@@ -138,12 +138,8 @@ def download_file(
         ChecksumError: The server's file has another size or SHA-256.
         DownloadError: Any other failure (HTTP error, timeout, dropped connection).
     """
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=PART_SUFFIX, dir=target.parent
-    )
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, open_url(url, timeout) as response:
+    with atomic_output(target, tmp_suffix=PART_SUFFIX) as tmp:
+        with open(tmp, "xb") as out, open_url(url, timeout) as response:
             announced = response.headers.get("Content-Length")
             if announced is not None and announced.isdigit() and int(announced) != size:
                 raise ChecksumError(
@@ -179,6 +175,3 @@ def download_file(
         if actual != sha256:
             raise ChecksumError(f"{url}: sha256 is {actual}, the registry expects {sha256}")
         os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from pydantic import ValidationError
 from dpk.specs._base import issues_from_validation_error
 from dpk.specs.card import ZooEntry
 from dpk.specs.errors import SpecIssue
+from dpk.specs.files import atomic_output
 from dpk.specs.io import duplicate_keys, write_text_atomic
 from dpk.zoo.errors import ChecksumError, OfflineError, RegistryError, ZooError
 from dpk.zoo.hashing import file_mismatch, sha256_file
@@ -392,14 +392,10 @@ def _install_packaged(entry: ZooEntry, model_file: Path | None, models_dir: Path
         if target.exists() and file_mismatch(target, entry.size, entry.sha256) is None:
             return
         models_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{entry.file}.", suffix=".part", dir=models_dir)
-        try:
-            with open(model_file, "rb") as source, open(fd, "wb") as out:
+        with atomic_output(target, inputs=[model_file], tmp_suffix=".part") as tmp:
+            with open(model_file, "rb") as source, open(tmp, "xb") as out:
                 shutil.copyfileobj(source, out)
-            Path(tmp).chmod(0o644)
-            Path(tmp).replace(target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.chmod(0o644)
         return
     problem = file_mismatch(target, entry.size, entry.sha256, remember=False)
     if problem:
