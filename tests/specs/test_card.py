@@ -70,3 +70,12 @@ def test_card():
     assert ModelCard.model_validate_json(card.model_dump_json()) == card
     with pytest.raises(ValidationError):
         SpeedMeasurement(provider="x", batch_size=0, fps=1)
+
+
+def test_metrics_are_documented_in_the_labelled_frames_pixels():
+    from dpk.specs import ModelCard, ZooEntry
+
+    for model in (ZooEntry, ModelCard):
+        text = " ".join((model.model_fields["metrics"].description or "").split())
+        assert "labelled frames' pixels" in text, model.__name__
+        assert "input's resolution" not in text, model.__name__

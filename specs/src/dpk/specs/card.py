@@ -58,7 +58,8 @@ class ModelCard(StrictModel):
     training_data: TrainingData | None = None
     """Training data and its licence."""
     metrics: dict[str, float] = {}
-    """Held-out accuracy, e.g. ``error_median_px``, ``error_mean_px``, ``pck_5px``."""
+    """Held-out accuracy, e.g. ``error_median_px``, ``error_mean_px``, ``pck_5px``: errors
+    in the labelled frames' pixels (before any fitting to the model input)."""
     speed: list[SpeedMeasurement] = []
     """Measured speed."""
     training: dict[str, Any] = {}
@@ -95,7 +96,9 @@ class ZooEntry(StrictModel):
     keypoints: list[str] = Field(min_length=1)
     """Keypoint names, in output order."""
     metrics: dict[str, float] = {}
-    """Held-out accuracy (pixels at the model input's resolution unless named otherwise)."""
+    """Held-out accuracy (``error_median_px``, ``pck_5px``...): errors in the labelled
+    frames' pixels (the crops or frames that were labelled, before any fitting to the
+    model input), as ``dpk evaluate`` reports them."""
     speed: dict[str, float] = {}
     """Frames per second, keyed ``provider@batch`` (``cpu@1``, ``cpu@100``)."""
     description: str = ""
