@@ -1,7 +1,7 @@
 """dpk.zoo: pretrained pose models by name, verified downloads and an offline cache.
 
 >>> from dpk.zoo import list_models, model_path
->>> path = model_path("stacked_densenet.fly")  # downloads once, checks sha256  # doctest: +SKIP
+>>> path = model_path("stacked_densenet.fly13")  # downloads once, checks sha256  # doctest: +SKIP
 
 Registries (YAML lists of :class:`dpk.specs.ZooEntry`) come from the package and from
 ``DPK_REGISTRIES`` / ``$DPK_HOME/config.yaml``; models are cached in ``DPK_HOME``;

@@ -220,7 +220,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=_list)
 
     info = actions.add_parser("info", help="the full card of one model")
-    info.add_argument("name", metavar="NAME", help="model name, e.g. stacked_densenet.fly")
+    info.add_argument("name", metavar="NAME", help="model name, e.g. stacked_densenet.fly13")
     info.add_argument("--refresh", action="store_true", help="fetch registries at URLs again")
     info.set_defaults(func=_info)
 
