@@ -172,7 +172,9 @@ class Training(StrictModel):
     max_minutes: float | None = Field(default=None, gt=0)
     """Wall-clock budget; training stops cleanly (with checkpoints) when it is spent."""
     workers: int = Field(default=2, ge=0, le=64)
-    """Processes preparing batches (0 = in the training process)."""
+    """Threads that prepare batches (augmentation and targets) while the model trains; 0
+    = none: each batch is prepared in the training loop when it is needed. Keras starts
+    threads only for 2 or more, so 1 behaves like 0."""
 
     @model_validator(mode="after")
     def _check(self) -> Training:

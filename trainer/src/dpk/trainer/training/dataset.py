@@ -32,7 +32,9 @@ class MapDataset(keras.utils.PyDataset):
         shuffle: Reshuffle every epoch.
         seed: Base seed.
         steps: Batches per epoch (default: one pass over the images).
-        workers: Worker threads (0 = none).
+        workers: Threads that prepare batches ahead of the training step (Keras starts
+            them only for 2 or more); 0 (or 1) = each batch is prepared in the training
+            loop when it is needed, no thread.
     """
 
     def __init__(
@@ -50,7 +52,7 @@ class MapDataset(keras.utils.PyDataset):
         steps: int | None = None,
         workers: int = 0,
     ):
-        super().__init__(workers=max(1, workers), use_multiprocessing=False, max_queue_size=8)
+        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=8)
         if len(images) == 0:
             raise ValueError("no images to train on")
         self.images = images
@@ -95,6 +97,11 @@ class MapDataset(keras.utils.PyDataset):
             [draw_targets(k, self.layout, self.spec.targets, self.map_shape) for k in keypoints]
         )
         return images, tuple([maps] * self.n_outputs)
+
+    def start_at_epoch(self, epoch: int) -> None:
+        """Continue the sequence of shuffles and augmentations at ``epoch`` (``--resume``)."""
+        self.epoch = int(epoch)
+        self._order = self._permutation()
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
