@@ -11,7 +11,7 @@ import pytest
 import sleap_io as sio
 
 from dpk.specs import DpkError, ModelSpec, Skeleton, load_spec
-from dpk.trainer.data import convert_channels, detect_format, load_training_data
+from dpk.trainer.data import detect_format, load_training_data
 from tests.conftest import ROOT
 
 MOUSE_NAMES = ["nose_top", "paw1LH_top", "tailBase_top"]
@@ -172,8 +172,6 @@ def test_no_validation_when_the_fraction_is_zero(tmp_path):
     assert validation.images.shape == (0, 48, 64, 1)
     rgb = make_spec(["nose"], 48, 64, {"path": str(csv)}, 3, "rgb", validation_fraction=0)
     assert load_training_data(rgb, tmp_path)[1].images.shape == (0, 48, 64, 3)
-    empty = np.zeros((0, 4, 4, 3), np.uint8)
-    assert convert_channels(empty, spec.preprocessing).shape == (0, 4, 4, 1)
 
 
 def test_missing_or_unknown_labels(tmp_path):
@@ -188,17 +186,22 @@ def test_missing_or_unknown_labels(tmp_path):
         load_training_data(spec.model_copy(update={"data": None}), tmp_path)
 
 
-def test_convert_channels():
-    gray = np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3)
-    rgb_spec = make_spec(["a"], 32, 32, {"path": "x"}, channels=3, color_order="rgb").preprocessing
-    bgr_spec = make_spec(["a"], 32, 32, {"path": "x"}, channels=3, color_order="bgr").preprocessing
-    gray_spec = make_spec(["a"], 32, 32, {"path": "x"}).preprocessing
-    np.testing.assert_array_equal(convert_channels(gray, rgb_spec), gray)
-    np.testing.assert_array_equal(convert_channels(gray, bgr_spec), gray[..., ::-1])
-    one = convert_channels(gray, gray_spec)
-    assert one.shape == (1, 2, 2, 1)
-    assert one[0, 0, 0, 0] == cv2.cvtColor(gray[0], cv2.COLOR_RGB2GRAY)[0, 0]
-    np.testing.assert_array_equal(convert_channels(one, rgb_spec)[..., 1], one[..., 0])
+def test_one_convert_channels_and_label_images_are_rgb(tmp_path):
+    """The trainer converts label images (gray or RGB) with the runtime's function."""
+    import dpk.trainer.data
+    from dpk.runtime.preprocess import convert_channels
+
+    assert not hasattr(dpk.trainer.data, "convert_channels")
+    csv = write_dlc(tmp_path / "proj")
+    gray = make_spec(["nose"], 48, 64, {"path": str(csv)}, validation_fraction=0)
+    frames = load_training_data(gray, tmp_path)[0].images
+    for order in ("rgb", "bgr"):
+        spec = make_spec(["nose"], 48, 64, {"path": str(csv)}, 3, order, validation_fraction=0)
+        colour = load_training_data(spec, tmp_path)[0].images
+        np.testing.assert_array_equal(colour, convert_channels(frames, order, "rgb"))
+    rgb = np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3)
+    one = convert_channels(rgb, "gray", "rgb")
+    assert one[0, 0, 0, 0] == cv2.cvtColor(rgb[0], cv2.COLOR_RGB2GRAY)[0, 0]
 
 
 # ------------------------------------------------------------------------ DeepPoseKit HDF5

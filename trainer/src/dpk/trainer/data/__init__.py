@@ -15,7 +15,6 @@ from dpk.trainer.data.crops import (
 )
 from dpk.trainer.data.loading import (
     Format,
-    convert_channels,
     detect_format,
     load_training_data,
     resolve_data_path,
@@ -27,7 +26,6 @@ __all__ = [
     "Format",
     "FrameKey",
     "Split",
-    "convert_channels",
     "crop_frames",
     "crop_image",
     "crop_labels",

@@ -29,13 +29,13 @@ import warnings
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 
 from dpk.runtime.formats.dlc import is_dlc_path, load_dlc
 from dpk.runtime.formats.dpk_h5 import is_dpk_h5, load_dpk_h5, stored_keypoint_names
 from dpk.runtime.formats.sleap import SleapLabels, load_slp
 from dpk.runtime.labels import Labels, video_source
+from dpk.runtime.preprocess import convert_channels
 from dpk.specs.data import DataSpec
 from dpk.specs.errors import DpkError
 from dpk.specs.model import ModelSpec
@@ -45,7 +45,6 @@ from dpk.trainer.data.splits import split_examples, split_labels
 
 __all__ = [
     "Format",
-    "convert_channels",
     "detect_format",
     "load_training_data",
     "resolve_data_path",
@@ -87,16 +86,12 @@ def detect_format(path: Path, declared: str = "auto") -> Format:
     )
 
 
-def convert_channels(images: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
-    """Gray or RGB uint8 (N, H, W, C) images in the spec's channels and colour order."""
-    channels = images.shape[-1]
-    if preprocessing.channels == 1:
-        if channels == 1:
-            return images
-        gray = [cv2.cvtColor(i, cv2.COLOR_RGB2GRAY)[..., None] for i in images]
-        return np.stack(gray) if gray else np.zeros((*images.shape[:3], 1), np.uint8)
-    colour = np.repeat(images, 3, axis=-1) if channels == 1 else images
-    return colour[..., ::-1].copy() if preprocessing.color_order == "bgr" else colour
+def _to_model_channels(images: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
+    """Label images (gray or RGB) in the spec's channels and colour order, by the runtime's
+    :func:`~dpk.runtime.preprocess.convert_channels` (an empty set keeps its shape)."""
+    if len(images) == 0:
+        return np.zeros((*images.shape[:3], preprocessing.channels), np.uint8)
+    return convert_channels(images, preprocessing.color_order, frame_order="rgb")
 
 
 def _load_dpk_h5(path: Path, spec: ModelSpec) -> Labels:
@@ -243,6 +238,6 @@ def load_training_data(spec: ModelSpec, base_dir: str | Path) -> tuple[Labels, L
         train, validation = split_labels(labels, data=data, training=spec.training)
     for part in (train, validation):
         _check_size(part, spec, data)
-        part.images = convert_channels(part.images, spec.preprocessing)
+        part.images = _to_model_channels(part.images, spec.preprocessing)
         _fit_to_input(part, spec)
     return train, validation
