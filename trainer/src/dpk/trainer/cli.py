@@ -7,13 +7,56 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import sys
+import tempfile
 from pathlib import Path
 
 __all__ = ["register_evaluate", "register_export", "register_publish", "register_train"]
 
 
+_TF_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IWE]\d{4} [\d:.]+\s+\d+ \S+:\d+\] )"
+)
+"""TensorFlow's C++ start-up lines (oneDNN notice, CUDA probing, ``failed call to cuInit``):
+written through absl before its logging is set up, so ``TF_CPP_MIN_LOG_LEVEL`` misses them."""
+
+
 def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Import TensorFlow without its start-up log lines on the terminal.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=3`` (unless the user set it; ``TF_ENABLE_ONEDNN_OPTS`` is
+    left alone), quiets absl's Python logging, and imports TensorFlow and probes its devices
+    with the process's standard error sent to a temporary file; lines that are not
+    TensorFlow's C++ log lines are passed on.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        from absl import logging as absl_logging
+    except ImportError:  # pragma: no cover - TensorFlow depends on absl
+        pass
+    else:
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # CUDA probing (cuInit) happens here
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        text = captured.read().decode("utf-8", errors="replace")
+    for line in text.splitlines():
+        if line.strip() and not _TF_NOISE.match(line):
+            print(line, file=sys.stderr)
 
 
 def _train(args: argparse.Namespace) -> int:
