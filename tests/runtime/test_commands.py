@@ -56,7 +56,10 @@ def test_predict_range_and_image_folder(run_cli, dot_video, model_path, tmp_path
     for i in range(3):
         cv2.imwrite(str(folder / f"f{i}.png"), dot_frame(48, 64, 5 + i, 9))
     (folder / "f3.png").write_bytes(b"junk")
-    code, _, err = run_cli("predict", folder, "-m", model_path, "-o", tmp_path / "img.h5", "-q")
+    code, _, err = run_cli(
+        "predict", folder, "-m", model_path, "-o", tmp_path / "img.h5", "-q",
+        "--max-unreadable", "0.5",
+    )  # fmt: skip
     assert code == 0
     assert "1 frame could not be read (f3.png: not a readable image): 3" in err
     predictions = load_predictions(tmp_path / "img.h5")
@@ -67,11 +70,38 @@ def test_predict_range_and_image_folder(run_cli, dot_video, model_path, tmp_path
 def test_predict_reports_unreadable_frames_and_goes_on(run_cli, dot_video, model_path, tmp_path):
     broken = tmp_path / "broken.avi"
     corrupt_mjpeg_frames(dot_video[0], broken, [4, 5, 6])
-    code, _, err = run_cli("predict", broken, "-m", model_path, "-o", tmp_path / "p.csv", "-q")
+    code, _, err = run_cli(
+        "predict", broken, "-m", model_path, "-o", tmp_path / "p.csv", "-q",
+        "--max-unreadable", "0.1",
+    )  # fmt: skip
     assert code == 0
     assert "3 frames could not be read (the frame could not be decoded): 4-6" in err
     rows = (tmp_path / "p.csv").read_text().splitlines()
     assert rows[5] == "4" + "," * 12 and len(rows) == 31
+
+
+def test_predict_and_render_fail_when_too_many_frames_are_unreadable(
+    run_cli, dot_video, model_path, tmp_path
+):
+    """3 of 30 frames (10%) unreadable is over the default limit of 5%: the outputs are
+    written, the exit status says something is wrong, one line gives the count."""
+    broken = tmp_path / "broken.avi"
+    corrupt_mjpeg_frames(dot_video[0], broken, [4, 5, 6])
+    csv = tmp_path / "p.csv"
+    code, _, err = run_cli("predict", broken, "-m", model_path, "-o", csv, "-q")
+    assert_one_line_error(code, err, "3 of 30 frames (10%)", "--max-unreadable 0.05")
+    assert code == 1 and len(csv.read_text().splitlines()) == 31
+    overlay = tmp_path / "o.avi"
+    code, out, err = run_cli("render", broken, csv, "-o", overlay, "-q")
+    assert_one_line_error(code, err, "3 of 30 frames (10%)")
+    assert code == 1 and f"wrote {overlay}" in out
+    capture = cv2.VideoCapture(str(overlay))
+    assert capture.get(cv2.CAP_PROP_FRAME_COUNT) == 30
+    capture.release()
+    code, _, err = run_cli("render", broken, csv, "-o", overlay, "-q", "--max-unreadable", "0.2")
+    assert code == 0, err
+    code, _, err = run_cli("render", broken, csv, "-o", overlay, "--max-unreadable", "5")
+    assert code == 2 and "fraction from 0 to 1" in err
 
 
 @pytest.mark.parametrize(

@@ -4,22 +4,60 @@ Each part declares its verbs under the ``dpk.commands`` entry-point group; an en
 is a function ``register(subparsers)`` that adds one or more sub-parsers and sets
 ``func`` on them. Registration must stay cheap (no TensorFlow, no onnxruntime import):
 handlers import what they need when they run.
+
+Exit status: 0 success; 1 the work was done but something is wrong (an output could not
+be written, too many unreadable frames, out of memory); 2 bad input, nothing written;
+130 Ctrl-C; 143 SIGTERM (``timeout``, systemd, SLURM). SIGTERM is handled like Ctrl-C, so
+unfinished outputs are removed. Errors are one line; ``--debug`` shows tracebacks.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, entry_points, version
 
 from dpk.specs.errors import DpkError
 
-__all__ = ["PARTS", "build_parser", "installed_versions", "main", "register_doctor"]
+__all__ = [
+    "PARTS",
+    "Terminated",
+    "build_parser",
+    "installed_versions",
+    "main",
+    "quiet_video_logs",
+    "register_doctor",
+]
 
 PARTS = ("dpk-specs", "dpk-zoo", "dpk-runtime", "dpk-trainer")
 """The distributions that make up dpk, lowest first."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwinds like Ctrl-C, so atomic outputs remove their temporary files."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup
+    raise Terminated
+
+
+def quiet_video_logs() -> None:
+    """Keep OpenCV's and FFmpeg's log lines off the terminal (errors are dpk's to report).
+
+    Sets ``OPENCV_LOG_LEVEL`` and ``OPENCV_FFMPEG_LOGLEVEL`` (unless the user set them, for
+    debugging) before OpenCV opens a video, and lowers OpenCV's level if already imported.
+    """
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    cv2 = sys.modules.get("cv2")
+    set_level = getattr(cv2, "setLogLevel", None)
+    if set_level is not None and os.environ["OPENCV_LOG_LEVEL"] == "OFF":
+        set_level(0)  # LOG_LEVEL_SILENT
 
 
 def installed_versions() -> dict[str, str | None]:
@@ -80,18 +118,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2
+    debug = args.debug or bool(os.environ.get("DPK_DEBUG"))
+    quiet_video_logs()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
         return int(args.func(args) or 0)
     except DpkError as error:
-        if args.debug or os.environ.get("DPK_DEBUG"):
+        if debug:
             raise
         print(f"dpk {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(
+            f"dpk {args.command}: stopped by SIGTERM; unfinished outputs were removed",
+            file=sys.stderr,
+        )
+        return 143
     except KeyboardInterrupt:
-        print(f"dpk {args.command}: interrupted", file=sys.stderr)
+        print(f"dpk {args.command}: interrupted; unfinished outputs were removed", file=sys.stderr)
         return 130
+    except MemoryError:
+        if debug:
+            raise
+        print(
+            f"dpk {args.command}: error: out of memory; use a smaller --batch-size, or close "
+            "other programs",
+            file=sys.stderr,
+        )
+        return 1
     except BrokenPipeError:
         return 0
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _doctor(args: argparse.Namespace) -> int:

@@ -25,6 +25,10 @@ __all__ = [
 ]
 
 _MODEL_HELP = "model: a .onnx file exported by dpk, or a zoo name such as stacked_densenet.fly"
+DEFAULT_MAX_UNREADABLE = 0.05
+"""Share of unreadable frames above which predict and render exit with status 1."""
+MAX_BATCH_SIZE = 4096
+"""Largest ``--batch-size`` accepted (frames held in memory at once)."""
 
 
 def _positive_int(text: str) -> int:
@@ -49,8 +53,57 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} must be a fraction from 0 to 1, e.g. 0.05")
+    return value
+
+
+def _batch_size(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"{value} frames per call would not fit in memory; use at most {MAX_BATCH_SIZE} "
+            "(16-256 is plenty for any GPU)"
+        )
+    return value
+
+
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def _too_many_unreadable(command: str, n_bad: int, n_total: int, limit: float) -> bool:
+    """Say one line and return True when more than ``limit`` of the frames were unreadable."""
+    if n_total == 0 or n_bad / n_total <= limit:
+        return False
+    _say(
+        f"dpk {command}: error: {n_bad} of {n_total} frames ({n_bad / n_total:.0%}) could not "
+        f"be read, more than --max-unreadable {limit:g}; the outputs are written, but check or "
+        "re-encode the video (ffmpeg -i IN -c:v libx264 OUT.mp4)"
+    )
+    return True
+
+
+def _add_max_unreadable(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-unreadable",
+        type=_fraction,
+        default=DEFAULT_MAX_UNREADABLE,
+        metavar="FRACTION",
+        help="exit with status 1 when more than this fraction of the frames cannot be read "
+        f"(default {DEFAULT_MAX_UNREADABLE}; the outputs are written all the same)",
+    )
+
+
+def _model_file(value: str) -> Path | None:
+    """The model argument as a file to protect from being overwritten (None: a zoo name)."""
+    path = Path(value)
+    return path if path.exists() else None
 
 
 def _add_device(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +122,7 @@ def _add_device(parser: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- predict
 def _outputs_and_formats(args: argparse.Namespace) -> list[tuple[Path, str]]:
     from dpk.runtime.formats import check_output
+    from dpk.specs.files import check_outputs
 
     outputs = [Path(o) for o in args.output]
     formats = args.format or []
@@ -79,8 +133,7 @@ def _outputs_and_formats(args: argparse.Namespace) -> list[tuple[Path, str]]:
         )
     if len(formats) == 1 and len(outputs) > 1:
         formats = formats * len(outputs)
-    if len(set(outputs)) != len(outputs):
-        raise DpkError("the same output file is given twice")
+    check_outputs(outputs, inputs=[args.source, _model_file(args.model)])
     planned = []
     for i, path in enumerate(outputs):
         fmt = formats[i] if formats else None
@@ -109,13 +162,22 @@ def _predict(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     for line in describe_errors(predictions.errors):
         _say(f"dpk predict: warning: {line}; their rows are empty (NaN)")
-    for path, fmt in planned:
-        save_predictions(path, predictions, fmt)
+    failed = 0
+    for path, fmt in planned:  # each on its own: one failing output must not cost the others
+        try:
+            save_predictions(path, predictions, fmt)
+        except DpkError as error:
+            _say(f"dpk predict: error: {error}")
+            failed += 1
+            continue
         print(f"wrote {path} ({fmt}, {predictions.n_frames} frames)")
     if not args.quiet:
         fps = predictions.n_frames / seconds if seconds > 0 else float("inf")
         _say(f"{predictions.n_frames} frames in {seconds:.1f} s ({fps:.1f} frames/s)")
-    return 0
+    bad = _too_many_unreadable(
+        "predict", len(predictions.errors), predictions.n_frames, args.max_unreadable
+    )
+    return 1 if failed or bad else 0
 
 
 def register_predict(subparsers: argparse._SubParsersAction) -> None:
@@ -146,8 +208,12 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_device(parser)
     parser.add_argument(
-        "--batch-size", type=_positive_int, default=16, help="frames per inference call"
+        "--batch-size",
+        type=_batch_size,
+        default=16,
+        help=f"frames per inference call (1 to {MAX_BATCH_SIZE}, default 16)",
     )
+    _add_max_unreadable(parser)
     parser.add_argument("--start", type=int, default=0, help="first frame (default 0)")
     parser.add_argument("--stop", type=int, default=None, help="stop before this frame")
     parser.add_argument("--step", type=_positive_int, default=1, help="every STEP-th frame")
@@ -171,13 +237,15 @@ def _render_skeleton(text: str | None):
 
 
 def _render(args: argparse.Namespace) -> int:
-    from dpk.runtime.atomic import check_writable
     from dpk.runtime.formats import load_predictions
     from dpk.runtime.render import render_video
+    from dpk.specs.files import check_writable
 
-    check_writable(args.output)
+    skeleton_file = args.skeleton if args.skeleton and Path(args.skeleton).exists() else None
+    check_writable(args.output, inputs=[args.video, args.predictions, skeleton_file])
     predictions = load_predictions(args.predictions)
     skeleton = _render_skeleton(args.skeleton)
+    unreadable: dict[int, str] = {}
     render_video(
         args.video,
         predictions,
@@ -188,8 +256,11 @@ def _render(args: argparse.Namespace) -> int:
         fps=args.fps,
         label_frames=not args.no_labels,
         progress=not args.quiet,
+        unreadable=unreadable,
     )
     print(f"wrote {args.output} ({predictions.n_frames} frames)")
+    if _too_many_unreadable("render", len(unreadable), predictions.n_frames, args.max_unreadable):
+        return 1
     return 0
 
 
@@ -218,17 +289,18 @@ def register_render(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--radius", type=_positive_int, help="keypoint radius in pixels")
     parser.add_argument("--fps", type=float, help="output frame rate (default: the video's)")
     parser.add_argument("--no-labels", action="store_true", help="do not write frame numbers")
+    _add_max_unreadable(parser)
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(func=_render)
 
 
 # --------------------------------------------------------------------------- plot
 def _plot(args: argparse.Namespace) -> int:
-    from dpk.runtime.atomic import check_writable
     from dpk.runtime.formats import load_predictions
     from dpk.runtime.plot import plot_predictions
+    from dpk.specs.files import check_writable
 
-    check_writable(args.output)
+    check_writable(args.output, inputs=[args.predictions])
     predictions = load_predictions(args.predictions)
     names = [n.strip() for n in args.keypoints.split(",") if n.strip()] if args.keypoints else None
     plot_predictions(predictions, args.output, keypoints=names, min_confidence=args.min_confidence)

@@ -16,13 +16,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dpk.runtime.atomic import atomic_output, check_writable
 from dpk.runtime.predictions import Predictions
 from dpk.runtime.video import SourceError, VideoSource
 from dpk.specs.errors import DpkError
+from dpk.specs.files import OutputError, atomic_output, check_writable
 from dpk.specs.skeleton import Skeleton
 
-__all__ = ["CODECS", "keypoint_colors", "render_video"]
+__all__ = ["CODECS", "check_video_written", "keypoint_colors", "render_video"]
 
 CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v", ".mov": "mp4v"}
 """Default FourCC per output suffix."""
@@ -96,6 +96,7 @@ def render_video(
     codec: str | None = None,
     label_frames: bool = True,
     progress: bool = False,
+    unreadable: dict[int, str] | None = None,
 ) -> Path:
     """Write a copy of the predicted frames of ``video`` with the poses drawn on them.
 
@@ -112,6 +113,8 @@ def render_video(
         codec: FourCC (default: ``mp4v`` for .mp4/.mkv/.mov, ``MJPG`` for .avi).
         label_frames: Write the frame index in the top-left corner.
         progress: Show a progress bar.
+        unreadable: A dict to fill with the frames that could not be read (index ->
+            reason); they are written black with their frame number.
 
     Returns:
         The path written.
@@ -119,7 +122,8 @@ def render_video(
     Raises:
         SourceError: The video cannot be read.
         DpkError: Predictions that do not fit the video, or an unsupported output suffix.
-        OutputError: The output folder is missing or not writable.
+        OutputError: The output cannot be written (missing folder, read-only, the video
+            itself), or OpenCV did not really write it (a full disk); no file is left.
     """
     from tqdm.auto import tqdm
 
@@ -127,7 +131,7 @@ def render_video(
     suffix = output.suffix.lower()
     if codec is None and suffix not in CODECS:
         raise DpkError(f"{output}: unsupported video suffix; use one of {', '.join(CODECS)}")
-    check_writable(output)
+    check_writable(output, inputs=[video])
     skeleton = skeleton or predictions.skeleton
     if list(skeleton.names) != predictions.names:
         raise DpkError("the skeleton's keypoints differ from the predictions' keypoints")
@@ -163,13 +167,18 @@ def render_video(
     colors = [tuple(int(c) for c in rgb[::-1]) for rgb in keypoint_colors(skeleton.n_keypoints)]
     edges = skeleton.edges
     keypoints = predictions.keypoints
-    unreadable = 0
-    with atomic_output(output) as tmp:
+    if unreadable is None:
+        unreadable = {}
+    written = 0
+    with atomic_output(output, inputs=[video]) as tmp:
         writer = cv2.VideoWriter(
             str(tmp), cv2.VideoWriter_fourcc(*(codec or CODECS[suffix])), fps, (width, height)
         )
         if not writer.isOpened():
-            raise DpkError(f"{output}: OpenCV cannot write this video format; try .avi")
+            raise OutputError(
+                f"{output}: OpenCV cannot open a video writer (unsupported format, or the "
+                "disk is full); try .avi, or free some space"
+            )
         try:
             with tqdm(
                 total=len(source), unit="frame", desc=output.name, disable=not progress
@@ -180,7 +189,7 @@ def render_video(
                         continue
                     frame = read.frame
                     if frame is None:
-                        unreadable += 1
+                        unreadable[read.index] = read.error or "unreadable"
                         frame = np.zeros((height, width, 3), np.uint8)
                     else:
                         draw_pose(
@@ -205,8 +214,52 @@ def render_video(
                             cv2.LINE_AA,
                         )
                     writer.write(frame)
+                    written += 1
         finally:
             writer.release()
-        if unreadable == len(frames):
+        if len(unreadable) == len(frames):
             raise SourceError(f"{video}: none of the frames to render could be decoded")
+        check_video_written(tmp, written, output)
     return output
+
+
+def check_video_written(path: Path, n_frames: int, name: str | os.PathLike) -> None:
+    """Check that OpenCV really wrote ``n_frames`` frames to ``path``.
+
+    ``cv2.VideoWriter`` fails without raising (a full disk leaves a truncated or empty
+    file), so the written file is opened again: it must hold ``n_frames`` frames and its
+    last frame must decode.
+
+    Args:
+        path: The file the writer filled.
+        n_frames: Frames given to the writer.
+        name: The output's name for the message.
+
+    Raises:
+        OutputError: The file is missing, empty, or does not hold the frames.
+    """
+    size = path.stat().st_size if path.exists() else 0
+    problem = None
+    if size == 0:
+        problem = "the video writer wrote nothing"
+    else:
+        capture = cv2.VideoCapture(str(path))
+        try:
+            if not capture.isOpened():
+                problem = f"the written file ({size} bytes) cannot be opened again"
+            else:
+                count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+                if count != n_frames:
+                    problem = f"the written file holds {max(count, 0)} of {n_frames} frames"
+                else:
+                    capture.set(cv2.CAP_PROP_POS_FRAMES, n_frames - 1)
+                    ok, _ = capture.read()
+                    if not ok:
+                        problem = "the last frame of the written file does not decode"
+        finally:
+            capture.release()
+    if problem is not None:
+        raise OutputError(
+            f"{name}: writing the video failed ({problem}; is the disk full?); free some "
+            "space or choose another folder"
+        )

@@ -71,6 +71,17 @@ def _reason(error: OSError) -> str:
     return text
 
 
+def _disk_full(error: BaseException, folder: Path) -> bool:
+    """Whether ``error`` (of any type) comes from a full disk under ``folder``."""
+    text = str(error)
+    if "No space left on device" in text or "errno = 28" in text:
+        return True
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
+
+
 def check_writable(path: PathLike, *, inputs: Iterable[PathLike | None] = ()) -> Path:
     """Check that ``path`` can be written, before any long computation.
 
@@ -196,6 +207,16 @@ def atomic_output(
     except OSError as error:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"{path}: could not be written ({_reason(error)})") from error
+    except OutputError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except Exception as error:
+        full = _disk_full(error, _folder(target))
+        tmp.unlink(missing_ok=True)
+        if full:  # libraries (h5py, matplotlib) wrap ENOSPC in their own errors
+            reason = _reason(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+            raise OutputError(f"{path}: could not be written ({reason})") from error
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -17,6 +17,7 @@ Layout (readable from any language with an HDF5 library):
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -24,11 +25,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from dpk.runtime.atomic import atomic_output
 from dpk.runtime.formats.hdf5 import open_hdf5
 from dpk.runtime.predictions import Predictions
 from dpk.runtime.version import __version__
 from dpk.specs.errors import DpkError
+from dpk.specs.files import write_bytes_atomic
 from dpk.specs.skeleton import Skeleton
 
 __all__ = [
@@ -57,7 +58,10 @@ def save_predictions_h5(path: str | os.PathLike, predictions: Predictions) -> Pa
         OutputError: The folder is missing or not writable.
     """
     skeleton = predictions.skeleton
-    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
+    # Built in memory, then written with plain file I/O: HDF5 that hits a full disk fails
+    # on close and can crash the process later; a Python write fails cleanly.
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
         f.attrs["dpk.kind"] = PREDICTIONS_KIND
         f.attrs["dpk.format"] = FORMAT_VERSION
         f.attrs["dpk.version"] = __version__
@@ -81,6 +85,7 @@ def save_predictions_h5(path: str | os.PathLike, predictions: Predictions) -> Pa
         items = sorted(predictions.errors.items())
         errors.create_dataset("frame", data=np.asarray([i for i, _ in items], np.int64))
         errors.create_dataset("reason", data=[r for _, r in items], dtype=_STR)
+    write_bytes_atomic(path, buffer.getvalue())
     return Path(path)
 
 
