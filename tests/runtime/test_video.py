@@ -186,3 +186,12 @@ def test_seeking_in_real_h264_is_frame_exact(shared_data):
         read = next(iter(VideoSource(path, start, start + 2)))
         assert read.index == start
         np.testing.assert_array_equal(read.frame, sequential[start])
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(("start", "step"), [(0, 1), (13, 7)])
+def test_real_h264_every_frame_keeps_its_index(shared_data, start, step):
+    path = shared_data / "lp-mirror-mouse" / "videos" / "test_vid.mp4"
+    reads = list(VideoSource(path, start, None, step))
+    assert [r.index for r in reads] == list(range(start, 994, step))
+    assert all(r.frame is not None for r in reads)

@@ -2,9 +2,14 @@
 
 A source yields ``(index, frame, error)`` for every frame it was asked for: an unreadable
 frame (a corrupt packet mid-video, an image file that does not decode) comes with
-``frame=None`` and a reason, and reading goes on. :func:`prefetch` runs any iterator in a
-thread with a bounded queue, so decoding overlaps inference and memory stays flat however
-long the video is.
+``frame=None`` and a reason, and reading goes on. A video frame's index comes from the
+container after each read (its timestamp, or its place in the AVI index), never from
+counting reads, so a frame the decoder drops shows up as an unreadable frame instead of
+shifting every later frame; where the index cannot be known, reading stops with a
+:class:`SourceError`.
+
+:func:`prefetch` runs any iterator in a thread with a bounded queue, so decoding overlaps
+inference and memory stays flat however long the video is.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ __all__ = [
     "ImageFolderSource",
     "SourceError",
     "VideoSource",
+    "avi_damage",
     "describe_errors",
     "open_source",
     "prefetch",
@@ -38,6 +44,15 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".p
 """File suffixes read as images from a folder (case-insensitive)."""
 MAX_CONSECUTIVE_FAILURES = 50
 """After this many unreadable frames in a row, a video is taken to end early."""
+TIMESTAMP_TOLERANCE = 0.35
+"""How far (in frames) a timestamp may sit from a whole frame number before it counts as
+inconsistent with the video's frame rate."""
+
+_UNDECODABLE = "the frame could not be decoded"
+_REENCODE = "re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"
+_CFR_REENCODE = (
+    "re-encode it at a constant frame rate, e.g. ffmpeg -i IN -c:v libx264 -fps_mode cfr OUT.mp4"
+)
 
 T = TypeVar("T")
 
@@ -78,9 +93,88 @@ def _fourcc_text(value: float) -> str:
     return text.strip("\x00").strip()
 
 
+def _chunk_id_ok(chunk_id: bytes) -> bool:
+    """Whether FFmpeg's AVI demuxer takes ``chunk_id`` for a chunk header (else it resyncs)."""
+    if chunk_id in (b"LIST", b"JUNK", b"idx1", b"indx"):
+        return True
+    if chunk_id[:2] == b"ix":
+        return chunk_id[2:].isdigit()
+    return chunk_id[:2].isdigit() and chunk_id[2:].isalnum()
+
+
+def avi_damage(path: str | os.PathLike, n_frames: int | None = None) -> int | None:
+    """The first frame of an AVI file behind a broken chunk header, or None when intact.
+
+    FFmpeg reads an AVI file chunk by chunk and numbers the frames as it finds them; at a
+    broken chunk header it skips ahead to the next good one, so every later frame would get
+    the number of an earlier one. This walks the chunk headers of the ``movi`` lists (one
+    small read per chunk) to find where that would happen. A file cut short is not damage:
+    its missing frames are simply not found.
+
+    Args:
+        path: Any file; files that are not AVI give None.
+        n_frames: Frames the file says it holds: a broken header after that many video
+            chunks (padding at the end of a recording) is not damage.
+
+    Returns:
+        How many video frames come before the first broken header, or None.
+    """
+    with open(path, "rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        file.seek(0)
+        head = file.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"AVI ":
+            return None
+        frames = 0
+        prefix: bytes | None = None
+
+        def walk(begin: int, end: int, in_movi: bool) -> int | None:
+            nonlocal frames, prefix
+            at = begin
+            while at + 8 <= end:
+                file.seek(at)
+                header = file.read(12)
+                chunk_id, length = header[:4], int.from_bytes(header[4:8], "little")
+                chunk_end = at + 8 + length
+                if in_movi and not _chunk_id_ok(chunk_id):
+                    return frames
+                if chunk_end > end:  # runs past its list: cut short, or a broken size
+                    return frames if in_movi and end < size else None
+                if chunk_id == b"LIST" and length >= 4:
+                    inner = in_movi or header[8:12] == b"movi"
+                    if inner:
+                        found = walk(at + 12, min(chunk_end, size), inner)
+                        if found is not None:
+                            return found
+                elif in_movi and chunk_id[2:] in (b"dc", b"db") and chunk_id[:2].isdigit():
+                    prefix = prefix or chunk_id[:2]
+                    if chunk_id[:2] == prefix:
+                        frames += 1
+                at = chunk_end + (length & 1)
+            return None
+
+        at = 0
+        while at + 12 <= size:  # RIFF AVI, then RIFF AVIX parts of OpenDML files
+            file.seek(at)
+            header = file.read(12)
+            if header[:4] != b"RIFF":
+                break
+            end = min(at + 8 + int.from_bytes(header[4:8], "little"), size)
+            found = walk(at + 12, end, False)
+            if found is not None:
+                return None if n_frames is not None and found >= n_frames else found
+            at = end + (end & 1)
+    return None
+
+
 @dataclass
 class VideoSource:
     """Frames ``start, start + step, ...`` below ``stop`` of a video file (decoded by OpenCV).
+
+    Every frame's index is taken from the container after it is read: from its timestamp
+    (FFmpeg), or from its entry in the AVI index (OpenCV's own MJPEG reader, used for an MJPG
+    AVI file whose chunk headers are damaged). Frames the container or decoder skips are
+    yielded as unreadable at their own indices.
 
     Args:
         path: The video file.
@@ -89,7 +183,9 @@ class VideoSource:
         step: Read every ``step``-th frame.
 
     Raises:
-        SourceError: The file is missing or OpenCV cannot open it.
+        SourceError: The file is missing or OpenCV cannot open it, or its frames cannot be
+            numbered reliably (an AVI file with broken chunk headers that OpenCV's MJPEG
+            reader cannot read by its index).
     """
 
     path: Path
@@ -97,6 +193,7 @@ class VideoSource:
     stop: int | None = None
     step: int = 1
     info: dict[str, Any] = field(init=False)
+    _api: int = field(init=False, default=cv2.CAP_FFMPEG, repr=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -121,16 +218,45 @@ class VideoSource:
         if self.info["width"] <= 0 or self.info["height"] <= 0:
             raise SourceError(
                 f"{self.path}: OpenCV opened the file but found no video frames in it "
-                "(corrupt, or not a video); re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"
+                f"(corrupt, or not a video); {_REENCODE}"
             )
+        self._check_container()
 
-    def _open(self):
-        capture = cv2.VideoCapture(str(self.path))
+    def _check_container(self) -> None:
+        """Switch to reading by the AVI index where FFmpeg would misnumber frames, or fail."""
+        try:
+            damaged = avi_damage(self.path, self.info["n_frames"])
+        except OSError as error:
+            raise SourceError(f"{self.path}: cannot read the file ({error.strerror})") from None
+        if damaged is None or (self.stop is not None and self.stop <= damaged):
+            return
+        if self.info["codec"].upper() == "MJPG":
+            capture = cv2.VideoCapture(str(self.path), cv2.CAP_OPENCV_MJPEG)
+            try:
+                same = capture.isOpened() and (
+                    int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
+                    int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                    int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                ) == (self.info["n_frames"], self.info["width"], self.info["height"])
+            finally:
+                capture.release()
+            if same:
+                self._api = cv2.CAP_OPENCV_MJPEG
+                self.info["backend"] = "CV_MJPEG"
+                return
+        raise SourceError(
+            f"{self.path}: the AVI file is damaged at frame {damaged} (a broken chunk header), "
+            "so the frames after it cannot be numbered reliably; read only the frames before "
+            f"it (stop={damaged}), or restore the file from a backup"
+        )
+
+    def _open(self) -> cv2.VideoCapture:
+        capture = cv2.VideoCapture(str(self.path), self._api)
         if not capture.isOpened():
             capture.release()
             raise SourceError(
                 f"{self.path}: cannot open the video (corrupt, truncated or an unsupported "
-                "codec); check the file, or re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"
+                f"codec); check the file, or {_REENCODE}"
             )
         return capture
 
@@ -156,46 +282,87 @@ class VideoSource:
             raise TypeError(f"{self.path}: the video does not report its length")
         return len(indices)
 
+    def _position(self, capture: cv2.VideoCapture, after: int) -> int:
+        """The index of the frame just grabbed, from the container.
+
+        Args:
+            capture: The capture, right after a successful ``grab()``.
+            after: The index of the frame grabbed before (-1 for none): indices must rise.
+
+        Raises:
+            SourceError: The container gives no usable position.
+        """
+        if self._api == cv2.CAP_OPENCV_MJPEG:  # the next entry of the AVI index
+            index = round(capture.get(cv2.CAP_PROP_POS_FRAMES)) - 1
+            exact = True
+        else:  # FFmpeg: the frame's timestamp, from the start of the stream
+            fps = self.info["fps"]
+            if not fps:
+                raise SourceError(
+                    f"{self.path}: the video does not report its frame rate, so its frames "
+                    f"cannot be numbered from their timestamps; {_CFR_REENCODE}"
+                )
+            frames = capture.get(cv2.CAP_PROP_POS_MSEC) * fps / 1000.0
+            index = round(frames)
+            exact = abs(frames - index) <= TIMESTAMP_TOLERANCE
+        if not exact or index <= after:
+            where = f"after frame {after}" if after >= 0 else "at the first frame"
+            raise SourceError(
+                f"{self.path}: the frame timestamps are inconsistent {where} "
+                "(a variable frame rate, or a damaged file), so the frames cannot be "
+                f"numbered reliably; {_CFR_REENCODE}"
+            )
+        return index
+
     def __iter__(self) -> Iterator[FrameRead]:
-        """Read the frames in order (in the calling thread)."""
+        """Read the frames in order (in the calling thread).
+
+        Raises:
+            SourceError: The frames cannot be numbered reliably (see :meth:`_position`).
+        """
         indices = self.indices
         stop = indices.stop if indices is not None else None
+        start, step = self.start, self.step
         capture = self._open()
         try:
-            position = 0
-            if self.start > 0:
-                capture.set(cv2.CAP_PROP_POS_FRAMES, self.start)
-                position = self.start
-            index = self.start
+            if start > 0:
+                capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+            wanted = start  # the next index to yield; always start + k * step
+            last = -1
             failures = 0
-            while stop is None or index < stop:
-                while position < index:  # skip frames between steps (decode, no conversion)
-                    if not capture.grab() and stop is None:
-                        return
-                    position += 1
-                ok, frame = capture.read()
-                position += 1
-                if ok and frame is not None:
-                    failures = 0
-                    yield FrameRead(index, frame)
-                    index += self.step
-                    continue
-                failures += 1
-                if stop is None:  # unknown length: failures at the end are the end
+            while stop is None or wanted < stop:
+                if not capture.grab():
+                    failures += 1
                     if failures >= MAX_CONSECUTIVE_FAILURES:
-                        return
-                    index += self.step
+                        break
                     continue
-                if failures >= MAX_CONSECUTIVE_FAILURES:
-                    reason = (
-                        f"the video ends early: no frame could be decoded after "
-                        f"{MAX_CONSECUTIVE_FAILURES} tries (the file says {self.n_frames} frames)"
-                    )
-                    for rest in range(index, stop, self.step):
-                        yield FrameRead(rest, None, reason)
+                failures = 0
+                index = last = self._position(capture, last)
+                if index < wanted:  # between steps, or before a seek's target
+                    continue
+                end = index if stop is None else min(index, stop)
+                for missing in range(wanted, end, step):  # skipped by container or decoder
+                    yield FrameRead(missing, None, _UNDECODABLE)
+                if stop is not None and index >= stop:
                     return
-                yield FrameRead(index, None, "the frame could not be decoded")
-                index += self.step
+                offset = (index - start) % step
+                if offset:  # between steps
+                    wanted = index + step - offset
+                    continue
+                ok, frame = capture.retrieve()
+                if ok and frame is not None:
+                    yield FrameRead(index, frame)
+                else:
+                    yield FrameRead(index, None, _UNDECODABLE)
+                wanted = index + step
+            if stop is None:  # unknown length: failures at the end are the end
+                return
+            reason = (
+                f"the video ends early: no frame could be decoded after "
+                f"{MAX_CONSECUTIVE_FAILURES} tries (the file says {self.n_frames} frames)"
+            )
+            for rest in range(wanted, stop, step):
+                yield FrameRead(rest, None, reason)
         finally:
             capture.release()
 
