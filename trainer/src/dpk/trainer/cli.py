@@ -60,15 +60,16 @@ def _quiet_tensorflow() -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    _quiet_tensorflow()
-    from dpk.specs import load_spec
-    from dpk.trainer.training import train
+    from dpk.specs import SpecError, load_spec, training_issues
 
     if args.resume is None and args.spec is None:
         raise SystemExit("dpk train: give a SPEC file, or --resume RUN")
     spec = None
     if args.spec is not None:
         spec = load_spec(args.spec)
+        issues = training_issues(spec.data, args.spec.parent)
+        if issues:  # before TensorFlow loads and before a run folder exists
+            raise SpecError(issues, str(args.spec))
         updates = {}
         if args.epochs is not None:
             updates["epochs"] = args.epochs
@@ -77,6 +78,9 @@ def _train(args: argparse.Namespace) -> int:
         if updates:
             spec = spec.model_copy(update={"training": spec.training.model_copy(update=updates)})
             spec = type(spec).model_validate(spec.model_dump())
+    _quiet_tensorflow()
+    from dpk.trainer.training import train
+
     result = train(
         args.spec if spec is None else _with_base(spec, args.spec),
         runs_dir=args.runs_dir,
@@ -94,14 +98,16 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_base(spec, spec_path):
-    """Make the spec's relative data path absolute, as the spec file's folder says."""
+def _with_base(spec, spec_path: Path):
+    """The spec as the run folder keeps it: the data paths as written and the folder they
+    are relative to (``data.relative_to``), so that ``--resume`` and ``dpk evaluate``
+    resolve them as this run does. ``data.path`` is stored resolved, because the run
+    folder's writer makes any relative ``data.path`` absolute from the current folder."""
     if spec.data is None:
         return spec
-    data_path = Path(os.path.expandvars(spec.data.path)).expanduser()
-    if not data_path.is_absolute():
-        data_path = (Path(spec_path).resolve().parent / data_path).resolve()
-    return spec.model_copy(update={"data": spec.data.model_copy(update={"path": str(data_path)})})
+    data = spec.data.for_run(spec_path.parent)
+    data = data.model_copy(update={"path": data.resolved(spec_path.parent).path})
+    return spec.model_copy(update={"data": data})
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -113,7 +119,22 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_outputs(args: argparse.Namespace) -> list[Path]:
+    """The files ``dpk export`` writes (named as :func:`dpk.trainer.export.export_run` does)."""
+    outputs = [args.output]
+    if args.precision == "fp16":
+        outputs.append(args.output.with_suffix(".fp16.onnx"))
+    if args.quantize == "int8":
+        outputs.append(args.output.with_suffix(".int8.onnx"))
+    return outputs
+
+
 def _export(args: argparse.Namespace) -> int:
+    from dpk.specs.files import check_outputs
+
+    run = args.run
+    inputs = [run / "spec.yaml", run / f"{args.which}.keras", run / "check_images.npz"]
+    check_outputs(_export_outputs(args), inputs)  # before TensorFlow loads
     _quiet_tensorflow()
     from dpk.trainer.export import export_run
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import onnx
 
 from dpk.specs import DpkError, ModelCard, SpeedMeasurement, TrainingData, ZooEntry
+from dpk.specs.files import check_writable, write_bytes_atomic
 from dpk.trainer.version import __version__
 
 __all__ = ["PublishResult", "publish_run"]
@@ -91,6 +92,9 @@ def publish_run(
     if not packaged and not urls:
         raise DpkError("give --url (where the file will be downloaded from) or --packaged")
     registry = Path(registry) if registry else SHIPPED_REGISTRY
+    kept = run_dir / "export" / (name.replace(":", "_") + ".onnx")
+    check_writable(registry)  # before the slow evaluation, export and benchmark
+    check_writable(kept if kept.parent.is_dir() else kept.parent)
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():
         raise DpkError(f"{run_dir}: no summary.json; finish training first (dpk train)")
@@ -166,9 +170,8 @@ def publish_run(
             description=description or card.description,
         )
         add_entry(registry, entry, model_file=published if packaged else None)
-        kept = run_dir / "export" / published.name
         kept.parent.mkdir(exist_ok=True)
-        kept.write_bytes(published.read_bytes())
+        write_bytes_atomic(kept, published.read_bytes())
     del export_report
     return PublishResult(entry=entry, model_file=kept, registry=registry)
 

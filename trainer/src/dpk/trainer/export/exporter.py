@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import onnx
 
 from dpk.specs import DpkError, ModelCard, ModelSpec
+from dpk.specs.files import check_writable, write_bytes_atomic
 from dpk.trainer.export.peaks_onnx import PEAK_OPSET, append_peak_finder
 from dpk.trainer.peaks import find_peaks
 from dpk.trainer.version import __version__
@@ -147,8 +147,7 @@ def export_onnx(
 
     start = time.perf_counter()
     path = Path(path)
-    if not path.parent.is_dir():
-        raise ExportError(f"{path}: the folder {path.parent} does not exist; create it first")
+    check_writable(path)  # before the slow conversion
     check_images = np.asarray(check_images)
     pre = spec.preprocessing
     if (
@@ -237,14 +236,7 @@ def export_onnx(
         },
     )
     data = proto.SerializeToString()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, data)
     return ExportReport(
         path=path,
         size_bytes=len(data),

@@ -6,7 +6,6 @@ network changes. Each variant is measured against the float32 file on held-out f
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import onnx
 
 from dpk.specs import DpkError
+from dpk.specs.files import atomic_output
 
 __all__ = ["VariantReport", "compare_models", "to_float16", "to_int8"]
 
@@ -84,15 +84,9 @@ def compare_models(
     )
 
 
-def _write(model: onnx.ModelProto, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        onnx.save(model, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _write(model: onnx.ModelProto, path: Path, source: str | Path) -> None:
+    with atomic_output(path, inputs=[source]) as tmp:
+        onnx.save(model, str(tmp))
 
 
 def _network_only(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
@@ -159,7 +153,7 @@ def to_float16(source: str | Path, target: str | Path) -> Path:
     final.metadata_props.add(key="dpk.precision", value="fp16")
     onnx.checker.check_model(final)
     target = Path(target)
-    _write(final, target)
+    _write(final, target, source)
     return target
 
 
@@ -211,5 +205,5 @@ def to_int8(source: str | Path, target: str | Path, calibration_images: np.ndarr
     del quantized.metadata_props[:]
     quantized.metadata_props.extend(model.metadata_props)
     quantized.metadata_props.add(key="dpk.precision", value="int8")
-    _write(quantized, target)
+    _write(quantized, target, source)
     return target
