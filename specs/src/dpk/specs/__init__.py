@@ -14,7 +14,14 @@ from dpk.specs.architectures import (
     max_transitions,
 )
 from dpk.specs.card import ZOO_NAME_PATTERN, ModelCard, SpeedMeasurement, TrainingData, ZooEntry
-from dpk.specs.data import Crop, DataSpec, FrameRange, LabelFormat
+from dpk.specs.data import (
+    Crop,
+    DataSpec,
+    FrameRange,
+    LabelFormat,
+    resolve_path,
+    training_issues,
+)
 from dpk.specs.errors import DpkError, SpecError, SpecIssue
 from dpk.specs.io import (
     dump_spec,
@@ -79,8 +86,10 @@ __all__ = [
     "n_output_maps",
     "parse_model",
     "parse_spec",
+    "resolve_path",
     "resolve_transitions",
     "save_spec",
     "spec_json_schema",
+    "training_issues",
     "write_text_atomic",
 ]

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from dpk.specs.card import ZooEntry
+from dpk.specs.data import training_issues
 from dpk.specs.errors import SpecError
 from dpk.specs.io import load_spec, spec_json_schema, write_text_atomic
 from dpk.specs.model import ModelSpec
@@ -36,6 +37,12 @@ def _check(args: argparse.Namespace) -> int:
             failed += 1
             print(error, file=sys.stderr)
             continue
+        if args.purpose == "training":
+            issues = training_issues(spec.data, Path(path).parent)
+            if issues:
+                failed += 1
+                print(SpecError(issues, str(path)), file=sys.stderr)
+                continue
         arch = spec.architecture.type
         print(
             f"{path}: ok ({arch}, {spec.n_keypoints} keypoints, input "
@@ -59,4 +66,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     schema.set_defaults(func=_schema)
     check = verbs.add_parser("check", help="validate spec files and print every problem found")
     check.add_argument("files", nargs="+", type=Path, metavar="FILE", help="YAML or JSON spec")
+    check.add_argument(
+        "--for",
+        dest="purpose",
+        choices=["model", "training"],
+        default="model",
+        help="model: the spec alone (default; an exported model's spec has no data section); "
+        "training: also a data section whose labels (and video) exist, as dpk train needs",
+    )
     check.set_defaults(func=_check)

@@ -24,7 +24,6 @@ Decisions, so that nothing is guessed silently:
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 from typing import Literal
@@ -36,7 +35,7 @@ from dpk.runtime.formats.dpk_h5 import is_dpk_h5, load_dpk_h5, stored_keypoint_n
 from dpk.runtime.formats.sleap import SleapLabels, load_slp
 from dpk.runtime.labels import Labels, video_source
 from dpk.runtime.preprocess import convert_channels
-from dpk.specs.data import DataSpec
+from dpk.specs.data import DataSpec, resolve_path
 from dpk.specs.errors import DpkError
 from dpk.specs.model import ModelSpec
 from dpk.specs.preprocessing import Preprocessing
@@ -55,9 +54,8 @@ Format = Literal["dpk_h5", "dlc", "slp"]
 
 def resolve_data_path(path: str, base_dir: str | Path) -> Path:
     """``path`` with ``~`` and ``$VARS`` expanded, relative paths taken from ``base_dir``,
-    made absolute (``..`` removed, symbolic links kept)."""
-    expanded = Path(os.path.expandvars(os.path.expanduser(path)))
-    return Path(os.path.abspath(Path(base_dir) / expanded))
+    made absolute: :func:`dpk.specs.resolve_path` (the one rule)."""
+    return resolve_path(path, base_dir)
 
 
 def detect_format(path: Path, declared: str = "auto") -> Format:
@@ -137,7 +135,7 @@ def _sleap_full_frames(sleap: SleapLabels, spec: ModelSpec, frames: list[int]) -
 def _load_sleap(path: Path, spec: ModelSpec, base_dir: Path) -> tuple[Labels, Labels]:
     data = spec.data
     assert data is not None
-    video = resolve_data_path(data.video, base_dir) if data.video else None
+    video = Path(data.video) if data.video else None  # absolute: load_training_data resolved it
     sleap = load_slp(path, video=video)
     keypoint_columns(sleap.skeleton.names, spec.skeleton.names, str(path))
     if data.crop is None and sleap.max_instances > 1:
@@ -204,8 +202,9 @@ def load_training_data(spec: ModelSpec, base_dir: str | Path) -> tuple[Labels, L
 
     Args:
         spec: The model spec; its ``data`` section says where the labels are.
-        base_dir: Folder relative ``data.path`` and ``data.video`` are taken from (the
-            spec file's folder).
+        base_dir: The spec file's folder (for a run folder's spec: the run folder).
+            Relative ``data.path`` and ``data.video`` are taken from ``data.relative_to``
+            when set, else from this folder (:meth:`dpk.specs.DataSpec.resolved`).
 
     Returns:
         ``(train, validation)``: labels in the spec's skeleton order, images of the spec's
@@ -221,8 +220,10 @@ def load_training_data(spec: ModelSpec, base_dir: str | Path) -> tuple[Labels, L
     data = spec.data
     if data is None:
         raise DpkError("the spec has no data section: add data.path (the labels file or folder)")
-    base_dir = Path(base_dir)
-    path = resolve_data_path(data.path, base_dir)
+    data = data.resolved(base_dir)
+    spec = spec.model_copy(update={"data": data})
+    base_dir = Path(data.base_dir(base_dir))
+    path = Path(data.path)
     fmt = detect_format(path, data.format)
     if fmt == "slp":
         train, validation = _load_sleap(path, spec, base_dir)
