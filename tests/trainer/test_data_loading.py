@@ -302,3 +302,13 @@ def test_slp_label_outside_the_frame(tmp_path):
         load_training_data(spec, tmp_path)
     text = str(error.value)
     assert str(tmp_path / "labels.slp") in text and "'thorax'" in text and "frame 2" in text
+
+
+@pytest.mark.realdata
+def test_h5_labels_are_told_by_content_not_name(shared_data, tmp_path):
+    import shutil
+
+    original = shared_data / "dpk-fly-example" / "example_annotation_set.h5"
+    renamed = tmp_path / "CollectedData_fly.h5"
+    shutil.copy(original, renamed)
+    assert detect_format(renamed) == "dpk_h5"

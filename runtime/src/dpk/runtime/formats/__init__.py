@@ -34,6 +34,7 @@ __all__ = [
     "FORMATS",
     "FormatError",
     "check_output",
+    "hdf5_kind",
     "load_predictions",
     "prediction_format",
     "save_predictions",
@@ -143,6 +144,42 @@ def save_predictions(
     return Path(path)
 
 
+def hdf5_kind(path: str | os.PathLike) -> str:
+    """What an HDF5 file holds, from its contents (never from its name).
+
+    Returns:
+        ``dpk_predictions`` (written by ``dpk predict``), ``dpk_annotations`` (a
+        DeepPoseKit annotation set: ``images`` and ``annotations`` datasets),
+        ``dlc_table`` (a DeepLabCut table: a pandas frame), or ``unknown``.
+
+    Raises:
+        DpkError: The file is missing or not readable HDF5.
+    """
+    import h5py
+
+    from dpk.runtime.formats.hdf5 import open_hdf5
+    from dpk.runtime.formats.predictions_h5 import is_predictions_h5
+
+    f = open_hdf5(path, "not a readable HDF5 file ({error}); the file may be truncated")
+    with f:
+        if all(isinstance(f.get(name), h5py.Dataset) for name in ("images", "annotations")):
+            return "dpk_annotations"
+        if any(isinstance(node, h5py.Group) and "pandas_type" in node.attrs for node in f.values()):
+            return "dlc_table"
+    return "dpk_predictions" if is_predictions_h5(path) else "unknown"
+
+
+def _describe_hdf5(path: Path) -> str:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            names = sorted(f.keys())
+    except (OSError, ValueError):
+        names = []
+    return ", ".join(names[:8]) + (" ..." if len(names) > 8 else "") if names else "nothing"
+
+
 def load_predictions(path: str | os.PathLike) -> Predictions:
     """Read predictions written by ``dpk predict`` (CSV or HDF5), or by DeepLabCut or SLEAP.
 
@@ -162,11 +199,24 @@ def load_predictions(path: str | os.PathLike) -> Predictions:
 
         return load_predictions_dlc(path)
     if suffix in (".h5", ".hdf5"):
-        if predictions_h5.is_predictions_h5(path):
+        kind = hdf5_kind(path)
+        if kind == "dpk_predictions":
             return predictions_h5.load_predictions_h5(path)
-        from dpk.runtime.formats.dlc import load_predictions_dlc
+        if kind == "dlc_table":
+            from dpk.runtime.formats.dlc import load_predictions_dlc
 
-        return load_predictions_dlc(path)
+            return load_predictions_dlc(path)
+        if kind == "dpk_annotations":
+            raise DpkError(
+                f"{path}: a DeepPoseKit annotation set (labelled frames: 'images', "
+                "'annotations'), not predictions; train on it (data.path in a model spec) or "
+                "measure a model on it (dpk evaluate RUN --data FILE); give the .h5 or .csv "
+                "that dpk predict wrote"
+            )
+        raise DpkError(
+            f"{path}: an HDF5 file dpk does not recognise (it holds: {_describe_hdf5(path)}); "
+            "dpk reads the .h5 that dpk predict writes and DeepLabCut's pandas tables"
+        )
     if suffix == ".slp":
         from dpk.runtime.formats.sleap import load_predictions_slp
 

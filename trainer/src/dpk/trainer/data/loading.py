@@ -30,8 +30,9 @@ from typing import Literal
 
 import numpy as np
 
+from dpk.runtime.formats import hdf5_kind
 from dpk.runtime.formats.dlc import is_dlc_path, load_dlc
-from dpk.runtime.formats.dpk_h5 import is_dpk_h5, load_dpk_h5, stored_keypoint_names
+from dpk.runtime.formats.dpk_h5 import load_dpk_h5, stored_keypoint_names
 from dpk.runtime.formats.sleap import SleapLabels, load_slp
 from dpk.runtime.labels import Labels, video_source
 from dpk.runtime.preprocess import convert_channels
@@ -73,8 +74,17 @@ def detect_format(path: Path, declared: str = "auto") -> Format:
     suffix = path.suffix.lower()
     if suffix == ".slp":
         return "slp"
-    if suffix in (".h5", ".hdf5") and is_dpk_h5(path):
-        return "dpk_h5"
+    if suffix in (".h5", ".hdf5") and path.is_file():
+        kind = hdf5_kind(path)
+        if kind == "dpk_annotations":
+            return "dpk_h5"
+        if kind == "dlc_table":
+            return "dlc"
+        if kind == "dpk_predictions":
+            raise DpkError(
+                f"{path}: predictions written by dpk predict, not labels; give labelled "
+                "frames as data.path (DeepPoseKit .h5, DeepLabCut, SLEAP .slp)"
+            )
     if is_dlc_path(path):
         return "dlc"
     raise DpkError(
