@@ -101,16 +101,27 @@ def _packaged_file(entry: ZooEntry, registry: Registry, *, recheck: bool) -> Pat
         if entry.urls:
             return None  # not installed with the package: fall back to the mirrors
         raise ZooError(
-            f"model {entry.name!r}: packaged file {path} is missing; reinstall dpk-zoo "
-            f"(pip install --force-reinstall dpk-zoo) or fix {registry.source}"
+            f"model {entry.name!r}: packaged file {path} is missing; {_packaged_fix(registry, entry)}"
         )
     problem = file_mismatch(path, entry.size, entry.sha256, remember=not recheck)
     if problem:
         raise ChecksumError(
             f"model {entry.name!r}: packaged file {path} is damaged ({problem}); "
-            f"reinstall dpk-zoo (pip install --force-reinstall dpk-zoo)"
+            f"{_packaged_fix(registry, entry)}"
         )
     return path
+
+
+def _packaged_fix(registry: Registry, entry: ZooEntry) -> str:
+    """How to repair a packaged file: reinstall dpk-zoo for its own registry, else put the
+    right file back beside the user's registry (or fix that registry)."""
+    if registry.shipped:
+        return "reinstall dpk-zoo (pip install --force-reinstall dpk-zoo)"
+    return (
+        f"it belongs to the registry {registry.source}: put the right file (sha256 "
+        f"{entry.sha256}) at {registry.packaged_path(entry)}, re-add it with `dpk publish "
+        f"--registry {registry.source}`, or fix the entry there"
+    )
 
 
 def local_path(entry: ZooEntry, registry: Registry | None = None) -> Path | None:
@@ -129,7 +140,19 @@ def _is_good(path: Path, entry: ZooEntry, *, recheck: bool = False) -> bool:
     return file_mismatch(path, entry.size, entry.sha256, remember=not recheck) is None
 
 
+def _damaged_message(entry: ZooEntry, target: Path, why: str) -> str:
+    return (
+        f"model {entry.name!r}: the cached file {target} is damaged (size or sha256 differ "
+        f"from the registry){why}; run `dpk zoo pull {entry.name} --force` where there is "
+        f"network, or delete {target}"
+    )
+
+
 def _offline_message(entry: ZooEntry, target: Path) -> str:
+    if target.exists():
+        return _damaged_message(
+            entry, target, " and DPK_OFFLINE is set, so dpk will not download it"
+        )
     source = f"download {entry.urls[0]}" if entry.urls else "get the file"
     return (
         f"model {entry.name!r} is not cached and DPK_OFFLINE is set, so dpk will not download "
@@ -244,9 +267,10 @@ def _fetch(
     if not force and target.exists() and _is_good(target, entry):
         return target
     if not download:
-        problem = "is damaged" if target.exists() else "is not cached"
+        if target.exists():
+            raise NotCachedError(_damaged_message(entry, target, ""))
         raise NotCachedError(
-            f"model {entry.name!r} {problem} (expected at {target}); "
+            f"model {entry.name!r} is not cached (expected at {target}); "
             f"run `dpk zoo pull {entry.name}` to download it"
         )
     try:
@@ -314,6 +338,8 @@ class BadFile:
     """What is wrong."""
     moved_to: Path | None = None
     """Where it was moved (None when deleted, or left in place for a packaged file)."""
+    fix: str = ""
+    """How to repair it, for a packaged file left in place."""
 
 
 @dataclass
@@ -341,8 +367,8 @@ class CacheReport:
         out = [f"ok       {p}" for p in self.ok]
         for bad in self.bad:
             fate = f"moved to {bad.moved_to}" if bad.moved_to else "removed"
-            if bad.moved_to is None and not bad.path.is_relative_to(cache_dir()):
-                fate = "reinstall dpk-zoo"
+            if bad.fix:
+                fate = bad.fix
             out.append(f"BAD      {bad.path}: {bad.problem}; {fate}")
         out += [f"removed  {p} (left by an interrupted download)" for p in self.stale]
         out += [f"skipped  {p} (a download is in progress)" for p in self.busy]
@@ -384,12 +410,12 @@ def verify_cache(*, remove: bool = False, packaged: bool = True) -> CacheReport:
     """Re-hash every cached model; move bad files to ``$DPK_HOME/quarantine`` (or delete).
 
     Temporary files of interrupted downloads are deleted; folders with a download in
-    progress are skipped. Packaged files of the shipped registry are checked too (a bad
-    one is reported, not touched: reinstall dpk-zoo).
+    progress are skipped. Packaged files of the shipped registry and of the user's local
+    registries are checked too (a bad one is reported with its fix, not touched).
 
     Args:
         remove: Delete bad files instead of moving them to the quarantine folder.
-        packaged: Also check the shipped registry's packaged files.
+        packaged: Also check the packaged files of the shipped and the user's registries.
 
     Returns:
         The findings; ``report.clean`` is false when a bad file was found.
@@ -416,14 +442,24 @@ def verify_cache(*, remove: bool = False, packaged: bool = True) -> CacheReport:
             finally:
                 lock.release()
     if packaged:
-        shipped = Registry.shipped_registry()
-        for entry in shipped:
-            path = shipped.packaged_path(entry)
-            if path is None or not path.is_file():
-                continue
-            problem = file_mismatch(path, entry.size, entry.sha256, remember=False)
-            if problem:
-                report.bad.append(BadFile(path, problem))
-            else:
-                report.ok.append(path)
+        for registry in _local_registries():
+            for entry in registry:
+                path = registry.packaged_path(entry)
+                if path is None or not path.is_file():
+                    continue
+                problem = file_mismatch(path, entry.size, entry.sha256, remember=False)
+                if problem:
+                    report.bad.append(BadFile(path, problem, fix=_packaged_fix(registry, entry)))
+                else:
+                    report.ok.append(path)
     return report
+
+
+def _local_registries() -> list[Registry]:
+    """The user's registry files (not URLs), then the shipped registry."""
+    registries = [
+        Registry.from_file(location)
+        for location in registry_locations()
+        if not is_network_url(location) and not location.lower().startswith("file://")
+    ]
+    return [*registries, Registry.shipped_registry()]

@@ -20,25 +20,10 @@ def _with_warnings(
 
     @functools.wraps(handler)
     def run(args: argparse.Namespace) -> int:
-        import warnings
+        from dpk.zoo.errors import warnings_as_lines
 
-        from dpk.zoo.errors import ZooWarning
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ZooWarning)
-            try:
-                return handler(args)
-            finally:
-                seen: set[str] = set()
-                for item in caught:
-                    text = str(item.message)
-                    if issubclass(item.category, ZooWarning) and text not in seen:
-                        seen.add(text)
-                        print(f"dpk zoo: warning: {text}", file=sys.stderr)
-                    elif not issubclass(item.category, ZooWarning):
-                        warnings.warn_explicit(
-                            item.message, item.category, item.filename, item.lineno
-                        )
+        with warnings_as_lines("dpk zoo"):
+            return handler(args)
 
     return run
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from dpk.specs.errors import DpkError, SpecError
 
 __all__ = [
@@ -12,6 +17,7 @@ __all__ = [
     "RegistryError",
     "ZooError",
     "ZooWarning",
+    "warnings_as_lines",
 ]
 
 
@@ -45,3 +51,31 @@ class OfflineError(NotCachedError):
 
 class ZooWarning(UserWarning):
     """Something worth knowing that does not stop the zoo (a shadowed name, a stale registry)."""
+
+
+@contextmanager
+def warnings_as_lines(prefix: str = "dpk") -> Iterator[None]:
+    """Print each :class:`ZooWarning` raised inside as one line, ``PREFIX: warning: ...``.
+
+    Python's own format (file, line number, the source line) is for programmers; the
+    ``dpk`` command's users get one clean line per distinct warning, on standard error,
+    when the block ends. Other warnings are passed on unchanged.
+
+    Args:
+        prefix: What starts each line (``dpk``, or ``dpk zoo`` for the zoo's verbs).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ZooWarning)
+        try:
+            yield
+        finally:
+            pending = list(caught)
+    seen: set[str] = set()
+    for item in pending:
+        if issubclass(item.category, ZooWarning):
+            text = " ".join(str(item.message).split())
+            if text not in seen:
+                seen.add(text)
+                print(f"{prefix}: warning: {text}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
