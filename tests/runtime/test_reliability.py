@@ -174,7 +174,8 @@ def full_disk(tmp_path):
         (mount / "filler").write_bytes(bytes(60 * 1024))
         yield mount
     finally:
-        subprocess.run(["umount", str(mount)], check=False)
+        # lazy: a file still open in a finished subprocess must not keep it mounted
+        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_render_predict_and_plot_on_a_full_disk(
