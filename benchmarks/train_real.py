@@ -40,13 +40,49 @@ ARCHITECTURES = {
 }
 
 
+def parse_overrides(pairs: list[str]) -> dict[str, object]:
+    """``section.field=value`` pairs (values in YAML syntax) as a dict of dotted keys."""
+    import yaml
+
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set {pair!r}: write it as section.field=value")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def apply_overrides(data: dict, overrides: dict[str, object]) -> None:
+    """Set dotted keys (``training.schedule.type``) in a spec dictionary."""
+    for key, value in overrides.items():
+        *parents, leaf = key.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+
+
 def make_spec(
-    dataset: str, arch: str, minutes: float, graph: bool | None = None, seed: int | None = None
+    dataset: str,
+    arch: str,
+    minutes: float,
+    graph: bool | None = None,
+    seed: int | None = None,
+    overrides: dict[str, object] | None = None,
+    variant: str | None = None,
 ):
-    """The example spec for ``dataset`` with the benchmark's overrides."""
+    """The example spec for ``dataset`` with the benchmark's overrides.
+
+    ``overrides`` (dotted keys) make a variant; its rows are named ``<spec>_<variant>``.
+    """
     spec = load_spec(SPECS[dataset])
     data = spec.model_dump()
     data["training"].update(max_minutes=minutes, epochs=10000)
+    if overrides:
+        apply_overrides(data, overrides)
+    if variant:
+        data["name"] += f"_{variant}"
     if seed is not None:
         data["training"]["seed"] = seed
     if ARCHITECTURES[arch] is not None:
@@ -72,6 +108,8 @@ def train_and_evaluate(
     fraction: float = 1.0,
     seed: int | None = None,
     runs_dir: Path = ROOT / "runs",
+    overrides: dict[str, object] | None = None,
+    variant: str | None = None,
 ) -> tuple[dict, np.ndarray]:
     """Train one configuration and evaluate it; returns the result row and the errors."""
     import keras
@@ -83,7 +121,7 @@ def train_and_evaluate(
     from dpk.trainer.training.callbacks import predict_keypoints
     from dpk.trainer.training.run import _save_check_images
 
-    spec = make_spec(dataset, arch, minutes, graph, seed)
+    spec = make_spec(dataset, arch, minutes, graph, seed, overrides, variant)
     train, validation = load_training_data(spec, ROOT)
     if fraction < 1.0:
         rng = np.random.default_rng(spec.training.seed)
@@ -113,6 +151,7 @@ def train_and_evaluate(
         run_dir,
         model=model,
         verbose=2,
+        frame_transform=validation.frame_transform,
     )
     best = keras.saving.load_model(run_dir / "best.keras", compile=False)
     predicted = predict_keypoints(best, spec, validation.images)
@@ -132,9 +171,12 @@ def train_and_evaluate(
         "architecture": spec.architecture.type,
         "graph": spec.targets.graph,
         "foreground_weight": spec.training.foreground_weight,
+        "loss_normalization": spec.training.loss_normalization,
+        "schedule": spec.training.schedule.type,
+        "overrides": overrides or {},
         "fraction": fraction,
         "seed": spec.training.seed,
-        "run": str(run_dir.relative_to(ROOT)) if run_dir.is_relative_to(ROOT) else str(run_dir),
+        "run": str(run_dir.relative_to(ROOT)) if run_dir.is_relative_to(ROOT) else run_dir.name,
         "budget_min": minutes,
         "minutes": round(result.minutes, 1),
         "epochs": result.epochs_done,
@@ -151,9 +193,74 @@ def train_and_evaluate(
         "pck_5px": overall["pck_5px"],
         "mean_accuracy": overall["mean_accuracy"],
         "best_epoch": result.best_epoch,
+        "train_frames_per_s": training_throughput(run_dir),
+        "curve": learning_curve(run_dir),
     }
     print(evaluation.summary())
     return row, errors
+
+
+def learning_curve(run_dir: Path) -> dict[str, list[float]]:
+    """Per-epoch minutes and validation error (mean, median) from a run's log.csv."""
+    import csv
+
+    curve: dict[str, list[float]] = {"minutes": [], "mean_px": [], "median_px": []}
+    log = Path(run_dir) / "log.csv"
+    if not log.is_file():
+        return curve
+    with log.open() as handle:
+        for row in csv.DictReader(handle):
+            try:
+                values = float(row["minutes"]), float(row["val_error"]), float(row["val_error_p50"])
+            except (KeyError, ValueError):
+                continue
+            for key, value in zip(curve, values, strict=True):
+                curve[key].append(round(value, 3))
+    return curve
+
+
+def training_throughput(run_dir: Path) -> float | None:
+    """Median training frames per second over the epochs of a run's log.csv."""
+    import csv
+
+    log = Path(run_dir) / "log.csv"
+    if not log.is_file():
+        return None
+    with log.open() as handle:
+        rates = [
+            float(r["train_frames_per_s"])
+            for r in csv.DictReader(handle)
+            if r.get("train_frames_per_s")
+        ]
+    return float(np.median(rates)) if rates else None
+
+
+def plot_curves(rows: list[dict], path: Path, title: str) -> None:
+    """Validation error (median, mean) against training minutes, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
+    for row in rows:
+        curve = row.get("curve") or {}
+        if not curve.get("minutes"):
+            continue
+        for ax, key in zip(axes, ("median_px", "mean_px"), strict=True):
+            ax.plot(curve["minutes"], curve[key], label=row["name"], lw=1.2)
+    for ax, what in zip(axes, ("median", "mean"), strict=True):
+        ax.set_yscale("log")
+        ax.set_xlabel("training minutes")
+        ax.set_ylabel(f"validation error, {what} (px, labelled frames)")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")
 
 
 def print_rows(rows: list[dict], title: str) -> str:
@@ -164,6 +271,8 @@ def print_rows(rows: list[dict], title: str) -> str:
             "run",
             "arch",
             "graph",
+            "loss norm",
+            "schedule",
             "fg weight",
             "train",
             "min",
@@ -173,6 +282,7 @@ def print_rows(rows: list[dict], title: str) -> str:
             "p95 px",
             ">20 px",
             "PCK@5",
+            "train fps",
         ],
         [
             [
@@ -180,6 +290,8 @@ def print_rows(rows: list[dict], title: str) -> str:
                 r["name"],
                 r["architecture"],
                 r["graph"],
+                r.get("loss_normalization", "pixels"),
+                r.get("schedule", "plateau"),
                 r.get("foreground_weight", 0.0),
                 r.get("n_train", ""),
                 r["minutes"],
@@ -189,6 +301,7 @@ def print_rows(rows: list[dict], title: str) -> str:
                 r["error_p95_px"],
                 r["share_over_20px"],
                 r["pck_5px"],
+                r.get("train_frames_per_s") or "",
             ]
             for r in rows
         ],
@@ -211,6 +324,12 @@ def record(rows: list[dict], quick: bool) -> None:
     for r in rows:
         previous[f"{r['dataset']}/{r['name']}"] = r
     save_json("train_real", {"runs": previous})
+    for dataset in sorted({r["dataset"] for r in rows}):
+        plot_curves(
+            [r for r in previous.values() if r["dataset"] == dataset],
+            RESULTS / f"learning_curves_{dataset}.png",
+            f"{dataset}: held-out error while training (this CPU)",
+        )
 
 
 def reevaluate(key: str) -> dict:
@@ -252,6 +371,17 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=1.0, help="share of the training frames")
     parser.add_argument("--seed", type=int, help="override training.seed")
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a spec field, e.g. training.loss_normalization=pixels (needs --variant)",
+    )
+    parser.add_argument("--variant", help="name of the variant made by --set (suffix of the row)")
+    parser.add_argument(
+        "--threads", type=int, help="TensorFlow threads (default: all cores), for side-by-side runs"
+    )
+    parser.add_argument(
         "--table", action="store_true", help="print the recorded runs and exit (no training)"
     )
     parser.add_argument(
@@ -266,6 +396,13 @@ def main() -> None:
         return
     if args.dataset is None:
         parser.error("--dataset is required (or --table / --reevaluate)")
+    if args.set and not args.variant:
+        parser.error("--set needs --variant NAME (the row's name)")
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     row, _ = train_and_evaluate(
         args.dataset,
         args.arch,
@@ -273,6 +410,8 @@ def main() -> None:
         graph=None if args.graph is None else args.graph == "on",
         fraction=args.fraction,
         seed=args.seed,
+        overrides=parse_overrides(args.set),
+        variant=args.variant,
     )
     record([row], args.quick)
 

@@ -41,3 +41,44 @@ def test_loss_survives_serialisation():
     loss = MaskedMSE(7.5)
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
     assert isinstance(restored, MaskedMSE) and restored.foreground_weight == 7.5
+
+
+def test_keypoint_normalisation_divides_the_pixel_sum_by_labelled_keypoints():
+    rng = np.random.default_rng(1)
+    # 2 examples, 2 keypoint maps + 1 graph map; example 0 misses keypoint 1
+    y_true = rng.random((2, 4, 5, 3)).astype(np.float32)
+    y_pred = rng.random((2, 4, 5, 3)).astype(np.float32)
+    y_true[0, ..., 1] = np.nan
+    squared = np.where(np.isnan(y_true), 0.0, (y_pred - np.nan_to_num(y_true)) ** 2)
+    loss = MaskedMSE(0.0, "keypoints", n_keypoints=2)
+    per_example = np.asarray(loss.call(y_true, y_pred))
+    # Keras averages the per-example values: the batch's pixel sum over its 3 keypoints
+    np.testing.assert_allclose(per_example.mean(), squared.sum() / 3, rtol=1e-6)
+    # the map size does not dilute one keypoint's error
+    big_true = np.zeros((1, 64, 64, 1), np.float32)
+    big_pred = big_true.copy()
+    big_pred[0, 10, 10, 0] = 1.0
+    assert float(MaskedMSE(0.0, "keypoints", 1).call(big_true, big_pred)[0]) == 1.0
+    assert float(MaskedMSE(0.0, "pixels").call(big_true, big_pred)[0]) == np.float32(1 / 4096)
+
+
+def test_keypoint_normalisation_with_nothing_labelled_is_zero_not_nan():
+    y_true = np.full((2, 3, 3, 2), np.nan, np.float32)
+    y_pred = np.ones((2, 3, 3, 2), np.float32)
+    value = np.asarray(MaskedMSE(0.0, "keypoints", 2).call(y_true, y_pred))
+    assert np.all(value == 0.0)
+
+
+def test_keypoint_normalisation_needs_the_keypoint_count():
+    import pytest
+
+    with pytest.raises(ValueError, match="n_keypoints"):
+        MaskedMSE(0.0, "keypoints")
+
+
+def test_new_settings_survive_serialisation():
+    import keras
+
+    loss = MaskedMSE(2.0, "keypoints", 13)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
+    assert (restored.normalization, restored.n_keypoints) == ("keypoints", 13)

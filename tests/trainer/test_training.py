@@ -108,7 +108,7 @@ def test_training_lowers_error_and_writes_run(tmp_path):
         assert column in header
     assert len(log) == 7
     state = json.loads((tmp_path / "state.json").read_text())
-    assert state["epochs_done"] == 6 and state["monitor"] == "val_loss"
+    assert state["epochs_done"] == 6 and state["monitor"] == "val_error"
 
 
 @pytest.mark.slow

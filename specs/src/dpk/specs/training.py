@@ -101,22 +101,38 @@ class Augmentation(StrictModel):
 
 
 class LearningRateSchedule(StrictModel):
-    """Reduce the learning rate when the validation loss stops improving."""
+    """How the learning rate changes during training.
 
-    type: Literal["plateau", "constant"] = "plateau"
-    """``plateau`` reduces on a plateau; ``constant`` never changes it."""
+    ``cosine`` (the default) warms up linearly over ``warmup_steps``, then decays along a
+    half cosine to zero at the end of training: at the end of the time budget when
+    ``training.max_minutes`` is set (the decay follows the wall clock, so a run always
+    finishes annealed), otherwise after ``training.epochs`` epochs. ``plateau`` divides the
+    rate by ``1 / factor`` when the monitored value stops improving (the paper's schedule);
+    ``constant`` never changes it.
+    """
+
+    type: Literal["cosine", "plateau", "constant"] = "cosine"
+    """``cosine`` warm-up then decay to zero; ``plateau`` reduces on a plateau;
+    ``constant`` never changes it."""
+    warmup_steps: int = Field(default=200, ge=0)
+    """Steps of linear warm-up from zero (``cosine`` only)."""
     factor: float = Field(default=0.2, gt=0, lt=1)
-    """Multiplier applied at each reduction."""
+    """Multiplier applied at each reduction (``plateau`` only)."""
     patience: int = Field(default=20, ge=1)
-    """Epochs without improvement before a reduction."""
+    """Epochs without improvement before a reduction (``plateau`` only)."""
     min_learning_rate: float = Field(default=1e-6, ge=0)
-    """Lower bound of the learning rate."""
+    """Lower bound of the learning rate (``plateau`` only)."""
 
 
 class EarlyStopping(StrictModel):
-    """Stop when the validation loss has stopped improving."""
+    """Stop when the monitored value has stopped improving.
 
-    enabled: bool = True
+    Off by default: the default cosine schedule anneals the learning rate to zero at the
+    end of the budget, and the last epochs, at the smallest rates, are the most precise.
+    Turn it on with the ``plateau`` schedule.
+    """
+
+    enabled: bool = False
     """Switch early stopping on or off."""
     patience: int = Field(default=50, ge=1)
     """Epochs without improvement before stopping."""
@@ -127,8 +143,10 @@ class EarlyStopping(StrictModel):
 class Checkpointing(StrictModel):
     """Which weights are kept in the run folder."""
 
-    monitor: Literal["val_loss", "val_error"] = "val_loss"
-    """Quantity that decides the best checkpoint (lower is better)."""
+    monitor: Literal["val_loss", "val_error"] = "val_error"
+    """Quantity that decides the best checkpoint (lower is better): ``val_error`` is the
+    mean validation keypoint error in the labelled frames' pixels, ``val_loss`` the
+    validation loss."""
     save_last: bool = True
     """Also keep the last epoch's weights (for ``--resume``)."""
 
@@ -152,7 +170,13 @@ class Training(StrictModel):
     """Learning-rate schedule."""
     loss: Literal["mse"] = "mse"
     """Loss on every output (the paper: mean squared error)."""
-    foreground_weight: float = Field(default=10.0, ge=0, le=1000)
+    loss_normalization: Literal["keypoints", "pixels"] = "keypoints"
+    """How the squared error is averaged. ``keypoints``: summed over the pixels of every
+    map, divided by the number of labelled keypoints in the batch, so each keypoint's
+    peak keeps the same weight whatever the map size or the number of maps. ``pixels``:
+    the mean over every pixel of every map (the paper's plain MSE), where one keypoint's
+    signal is about ``1 / (height * width * maps)`` of the loss."""
+    foreground_weight: float = Field(default=0.0, ge=0, le=1000)
     """Extra weight of the squared error where the target is high: each pixel counts
     ``1 + foreground_weight * target``. 0 is the paper's plain MSE. Confidence maps are
     mostly zero, and with plain MSE a freshly initialised network first learns to predict

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -13,7 +15,10 @@ from dpk.specs import ModelSpec, write_text_atomic
 from dpk.trainer.metrics import PERCENTILES, error_summary, euclidean_errors
 from dpk.trainer.peaks import find_peaks
 
-__all__ = ["RunState", "TimeBudget", "ValidationError", "predict_keypoints"]
+if TYPE_CHECKING:
+    from dpk.runtime.preprocess import FrameTransform
+
+__all__ = ["CosineSchedule", "RunState", "TimeBudget", "ValidationError", "predict_keypoints"]
 
 
 def predict_keypoints(
@@ -31,11 +36,21 @@ def predict_keypoints(
 
 
 class ValidationError(keras.callbacks.Callback):
-    """Adds the validation Euclidean error (mean and percentiles), the confidence and the
-    training minutes so far to the logs.
+    """Adds the validation Euclidean error (mean and percentiles), the confidence, the
+    training minutes so far and the training throughput to the logs.
 
-    Runs first among the callbacks so that checkpoints, the learning-rate schedule and
-    early stopping can monitor ``val_error`` (the mean error in pixels).
+    Errors are in the labelled frames' pixels (the unit of ``dpk evaluate``): when the
+    frames were fitted to a model input of another size, ``frame_transform`` maps the
+    keypoints back before measuring. Runs first among the callbacks so that checkpoints,
+    the learning-rate schedule and early stopping can monitor ``val_error``.
+
+    Args:
+        images: Validation frames at the model's input size.
+        keypoints: Their labels (N, K, 2) in model-input pixels, NaN where missing.
+        spec: The model spec.
+        already_spent_s: Training seconds of earlier sessions (``--resume``).
+        frame_transform: Model input -> labelled frame mapping, or None.
+        frames_per_step: Training frames per step (the batch size), for the throughput.
     """
 
     def __init__(
@@ -44,35 +59,108 @@ class ValidationError(keras.callbacks.Callback):
         keypoints: np.ndarray,
         spec: ModelSpec,
         already_spent_s: float = 0.0,
+        *,
+        frame_transform: FrameTransform | None = None,
+        frames_per_step: int = 0,
     ):
         super().__init__()
         self.images = images
-        self.keypoints = keypoints
         self.spec = spec
         self.spent_before = already_spent_s
         self.started = time.monotonic()
+        self.epoch_started = self.started
+        self.steps = 0
+        self.frame_transform = frame_transform
+        self.frames_per_step = frames_per_step
+        self.keypoints = (
+            keypoints if frame_transform is None else frame_transform.to_frame(keypoints)
+        )
 
     def on_train_begin(self, logs=None):
         self.started = time.monotonic()
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.monotonic()
+        self.steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        logs["minutes"] = (self.spent_before + time.monotonic() - self.started) / 60.0
+        now = time.monotonic()
+        logs["minutes"] = (self.spent_before + now - self.started) / 60.0
+        logs["train_frames_per_s"] = (
+            self.steps * self.frames_per_step / max(now - self.epoch_started, 1e-9)
+        )
         if len(self.images) == 0:
             return
         predicted = predict_keypoints(self.model, self.spec, self.images)
+        if self.frame_transform is not None:
+            predicted = self.frame_transform.to_frame(predicted)
         summary = error_summary(euclidean_errors(predicted, self.keypoints))
         logs["val_error"] = summary.get("mean", float("nan"))
         for p in PERCENTILES:
             logs[f"val_error_p{p}"] = summary.get(f"p{p}", float("nan"))
         visible = np.isfinite(self.keypoints[..., 0])
         logs["val_confidence"] = float(predicted[..., 2][visible].mean()) if visible.any() else 0.0
+        unit = "px" if self.frame_transform is None else "px (labelled frames)"
         print(
-            f"\nepoch {epoch + 1}: validation error mean {logs['val_error']:.2f} px, "
+            f"\nepoch {epoch + 1}: validation error mean {logs['val_error']:.2f} {unit}, "
             f"median {logs['val_error_p50']:.2f}, p95 {logs['val_error_p95']:.2f}, "
-            f"confidence {logs['val_confidence']:.2f}"
+            f"confidence {logs['val_confidence']:.2f}, "
+            f"{logs['train_frames_per_s']:.0f} training frames/s"
         )
+
+
+class CosineSchedule(keras.callbacks.Callback):
+    """Linear warm-up, then a half cosine from the initial learning rate down to zero.
+
+    The position in the cosine is the share of the training spent: of the wall-clock
+    budget when there is one (``budget``), else of ``total_steps``. The step count is the
+    optimizer's own, so a resumed run continues the warm-up and the decay where it was.
+
+    Args:
+        learning_rate: The peak learning rate.
+        warmup_steps: Steps of linear warm-up.
+        budget: The run's :class:`TimeBudget` (used when it has a budget).
+        total_steps: Steps of the whole run, used without a time budget.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float,
+        warmup_steps: int,
+        budget: TimeBudget,
+        total_steps: int,
+    ):
+        super().__init__()
+        self.peak = float(learning_rate)
+        self.warmup_steps = int(warmup_steps)
+        self.budget = budget
+        self.total_steps = max(int(total_steps), 1)
+
+    def progress(self, step: int) -> float:
+        """Share of the training done, 0..1."""
+        if self.budget.budget_s is not None:
+            return min(self.budget.elapsed_s / self.budget.budget_s, 1.0)
+        return min(step / self.total_steps, 1.0)
+
+    def rate(self, step: int) -> float:
+        """The learning rate for optimizer step ``step`` (0-based)."""
+        warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
+        return self.peak * warm * 0.5 * (1.0 + math.cos(math.pi * self.progress(step)))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        self.model.optimizer.learning_rate.assign(self.rate(step))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(
+                keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+            )
 
 
 class TimeBudget(keras.callbacks.Callback):

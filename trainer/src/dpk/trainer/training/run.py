@@ -18,12 +18,15 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dpk.specs import DpkError, ModelSpec, load_spec, save_spec, write_text_atomic
 from dpk.trainer.metrics import keypoint_report
+
+if TYPE_CHECKING:
+    from dpk.runtime.preprocess import FrameTransform
 
 __all__ = ["RunError", "TrainResult", "load_run", "train", "train_arrays"]
 
@@ -111,6 +114,31 @@ def load_run(run_dir: str | Path, which: str = "best"):
     return spec, model
 
 
+def _check_labelled(train_keypoints: np.ndarray, val_keypoints: np.ndarray) -> None:
+    """Refuse training data without a labelled keypoint; warn about empty frames.
+
+    Frames whose keypoints are all missing add nothing to the loss (every map is masked),
+    so they only cost time; a training set made only of such frames cannot train at all.
+    """
+    labelled = np.isfinite(np.asarray(train_keypoints)[..., 0])
+    if not labelled.any():
+        raise RunError(
+            "the training frames have no labelled keypoint (every keypoint is missing): "
+            "check the labels file and the skeleton's keypoint names"
+        )
+    empty = int((~labelled.any(axis=1)).sum())
+    if empty:
+        print(
+            f"warning: {empty} of {len(labelled)} training frames have no labelled keypoint "
+            "and add nothing to training"
+        )
+    if len(val_keypoints) and not np.isfinite(np.asarray(val_keypoints)[..., 0]).any():
+        print(
+            "warning: the validation frames have no labelled keypoint: no validation error "
+            "can be measured (checkpoints follow the validation loss)"
+        )
+
+
 def _new_run_dir(spec: ModelSpec, runs_dir: Path) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = runs_dir / f"{spec.name}-{stamp}"
@@ -133,6 +161,7 @@ def train_arrays(
     model=None,
     resume: bool = False,
     verbose: int = 1,
+    frame_transform: FrameTransform | None = None,
 ) -> TrainResult:
     """Fit a model on arrays, writing checkpoints and logs into ``run_dir``.
 
@@ -146,6 +175,9 @@ def train_arrays(
         model: A Keras model to train (default: built from the spec).
         resume: Continue from ``run_dir/last.keras`` and ``state.json``.
         verbose: Keras verbosity (1 = a progress bar per epoch).
+        frame_transform: When the frames were fitted to the model input from frames of
+            another size (``Labels.frame_transform``): validation errors, per epoch and in
+            the final report, are then measured in the labelled frames' pixels.
 
     Returns:
         The result, with the validation report of the best weights.
@@ -153,6 +185,7 @@ def train_arrays(
     import keras
 
     from dpk.trainer.training.callbacks import (
+        CosineSchedule,
         RunState,
         TimeBudget,
         ValidationError,
@@ -163,6 +196,7 @@ def train_arrays(
 
     t = spec.training
     run_dir = Path(run_dir)
+    _check_labelled(train_keypoints, val_keypoints)
     state: dict[str, Any] = {}
     if resume:
         state_path = run_dir / "state.json"
@@ -177,7 +211,9 @@ def train_arrays(
 
             model = build_model(spec)
         model.compile(
-            optimizer=_optimizer(spec), loss=MaskedMSE(t.foreground_weight), jit_compile=False
+            optimizer=_optimizer(spec),
+            loss=MaskedMSE(t.foreground_weight, t.loss_normalization, spec.n_keypoints),
+            jit_compile=False,
         )
     map_shape = _map_shape(model)
     n_outputs = _n_outputs(model)
@@ -192,6 +228,8 @@ def train_arrays(
         workers=t.workers,
         **common,
     )
+    initial_epoch = int(state.get("epochs_done", 0))
+    train_data.start_at_epoch(initial_epoch)
     validation = None
     epoch_images, epoch_keypoints = val_images, val_keypoints
     if len(val_images) > EPOCH_VALIDATION_FRAMES:
@@ -209,13 +247,20 @@ def train_arrays(
             **common,
         )
     monitor = "val_error" if t.checkpointing.monitor == "val_error" else "val_loss"
+    if monitor == "val_error" and not np.isfinite(epoch_keypoints[..., 0]).any():
+        monitor = "val_loss"  # no labelled keypoint to measure an error on
     if validation is None:
         monitor = "loss"
     budget = TimeBudget(t.max_minutes, already_spent_s=state.get("elapsed_s", 0.0))
     run_state = RunState(run_dir, monitor, budget, best=state.get("best"))
     callbacks = [
         ValidationError(
-            epoch_images, epoch_keypoints, spec, already_spent_s=state.get("elapsed_s", 0.0)
+            epoch_images,
+            epoch_keypoints,
+            spec,
+            already_spent_s=state.get("elapsed_s", 0.0),
+            frame_transform=frame_transform,
+            frames_per_step=train_data.batch_size,
         ),
         keras.callbacks.ModelCheckpoint(
             run_dir / "best.keras",
@@ -228,7 +273,17 @@ def train_arrays(
         budget,
         run_state,
     ]
-    if t.schedule.type == "plateau":
+    if t.schedule.type == "cosine":
+        callbacks.insert(
+            1,
+            CosineSchedule(
+                t.learning_rate,
+                t.schedule.warmup_steps,
+                budget,
+                total_steps=t.epochs * len(train_data),
+            ),
+        )
+    elif t.schedule.type == "plateau":
         callbacks.insert(
             1,
             keras.callbacks.ReduceLROnPlateau(
@@ -249,7 +304,6 @@ def train_arrays(
                 mode="min",
             ),
         )
-    initial_epoch = int(state.get("epochs_done", 0))
     started = time.monotonic()
     stopped = "finished all epochs"
     try:
@@ -276,7 +330,10 @@ def train_arrays(
     report: dict[str, Any] = {}
     if len(val_images):
         predicted = predict_keypoints(best_model, spec, val_images)
-        report = keypoint_report(predicted, val_keypoints, spec.skeleton.names)
+        true = val_keypoints
+        if frame_transform is not None:
+            predicted, true = frame_transform.to_frame(predicted), frame_transform.to_frame(true)
+        report = keypoint_report(predicted, true, spec.skeleton.names)
     result = TrainResult(
         run_dir=run_dir,
         epochs_done=epochs_done,
@@ -383,4 +440,5 @@ def train(
         run,
         resume=resume_flag,
         verbose=verbose,
+        frame_transform=val_set.frame_transform,
     )
