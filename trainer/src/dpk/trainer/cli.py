@@ -236,10 +236,16 @@ def register_publish(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run", type=Path, help="run folder written by dpk train")
     p.add_argument("--name", required=True, help="zoo name, architecture.dataset[:tag]")
     p.add_argument(
-        "--registry", type=Path, help="registry file (default: the one shipped with dpk-zoo)"
+        "--registry",
+        type=Path,
+        help="registry file (default: your registry, $DPK_HOME/registry/registry.yaml, which "
+        "dpk zoo reads; with --packaged: the one shipped inside the installed dpk-zoo)",
     )
     p.add_argument(
-        "--packaged", action="store_true", help="ship the file inside the dpk-zoo package"
+        "--packaged",
+        action="store_true",
+        help="keep the model file in models/ beside the registry; without --registry, write "
+        "the registry shipped inside the installed dpk-zoo package",
     )
     p.add_argument(
         "--url", action="append", default=[], help="download address (repeat for mirrors)"

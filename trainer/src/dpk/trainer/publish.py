@@ -20,7 +20,7 @@ from dpk.specs import DpkError, ModelCard, SpeedMeasurement, TrainingData, ZooEn
 from dpk.specs.files import check_writable, write_bytes_atomic
 from dpk.trainer.version import __version__
 
-__all__ = ["PublishResult", "publish_run"]
+__all__ = ["PublishResult", "publish_run", "target_registry"]
 
 CARD_METRICS = (
     "median",
@@ -73,8 +73,11 @@ def publish_run(
     Args:
         run_dir: The run folder (trained with ``dpk train``).
         name: Zoo name, ``architecture.dataset`` with an optional ``:tag``.
-        registry: Registry file to add the entry to (default: the shipped registry).
-        packaged: Copy the model into the registry's ``models/`` folder (ships in the package).
+        registry: Registry file to add the entry to (default: the user's registry,
+            ``$DPK_HOME/registry/registry.yaml``; with ``packaged``, the registry shipped
+            inside the installed dpk-zoo package).
+        packaged: Copy the model into the registry's ``models/`` folder (for the shipped
+            registry: inside the installed package).
         urls: Download mirrors of the model file.
         license: Licence of the model weights.
         training_data: Name of the training data.
@@ -86,12 +89,12 @@ def publish_run(
     from dpk.runtime.benchmark import benchmark_model, machine_description
     from dpk.trainer.evaluation_run import evaluate_run
     from dpk.trainer.export import export_run
-    from dpk.zoo import SHIPPED_REGISTRY, add_entry, make_entry
+    from dpk.zoo import add_entry, make_entry
 
     run_dir = Path(run_dir)
     if not packaged and not urls:
         raise DpkError("give --url (where the file will be downloaded from) or --packaged")
-    registry = Path(registry) if registry else SHIPPED_REGISTRY
+    registry = target_registry(registry, packaged=packaged)
     kept = run_dir / "export" / (name.replace(":", "_") + ".onnx")
     check_writable(registry)  # before the slow evaluation, export and benchmark
     check_writable(kept if kept.parent.is_dir() else kept.parent)
@@ -174,6 +177,18 @@ def publish_run(
         write_bytes_atomic(kept, published.read_bytes())
     del export_report
     return PublishResult(entry=entry, model_file=kept, registry=registry)
+
+
+def target_registry(registry: str | Path | None, *, packaged: bool) -> Path:
+    """The registry file ``dpk publish`` writes: the one given, else the user's registry
+    (``$DPK_HOME/registry/registry.yaml``), or with ``packaged`` the registry shipped
+    inside the installed dpk-zoo package (never written unless asked for)."""
+    from dpk.zoo import SHIPPED_REGISTRY
+    from dpk.zoo.settings import user_registry_path
+
+    if registry:
+        return Path(registry)
+    return SHIPPED_REGISTRY if packaged else user_registry_path()
 
 
 def _short(provider: str) -> str:

@@ -8,6 +8,9 @@ Environment variables (they win over the config file):
 - ``DPK_REGISTRIES``: extra registries, separated by ``os.pathsep``; each a file path or an
   ``http(s)://`` / ``file://`` URL.
 
+The user's own registry, ``$DPK_HOME/registry/registry.yaml`` (where ``dpk publish`` adds
+models by default), is read too when it exists, after the others.
+
 The optional config file ``$DPK_HOME/config.yaml`` may hold ``registries: [...]`` (paths
 relative to the config file, or URLs) and ``timeout: SECONDS``. Other keys belong to other
 parts of dpk and are left alone.
@@ -31,6 +34,7 @@ __all__ = [
     "read_timeout",
     "registry_locations",
     "split_registry_list",
+    "user_registry_path",
 ]
 
 DEFAULT_TIMEOUT = 30.0
@@ -51,6 +55,12 @@ def dpk_home() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("dpk", appauthor=False))
+
+
+def user_registry_path() -> Path:
+    """``$DPK_HOME/registry/registry.yaml``: the user's own registry (``dpk publish``
+    writes there by default; its packaged models live in ``models/`` beside it)."""
+    return dpk_home() / "registry" / "registry.yaml"
 
 
 def config_path() -> Path:
@@ -143,7 +153,8 @@ def split_registry_list(value: str) -> list[str]:
 
 
 def registry_locations() -> list[str]:
-    """The user's registries, highest precedence first: ``DPK_REGISTRIES``, then the config.
+    """The user's registries, highest precedence first: ``DPK_REGISTRIES``, the config, then
+    :func:`user_registry_path` when it exists.
 
     Paths are made absolute (config paths relative to the config file); URLs are kept.
 
@@ -168,6 +179,9 @@ def registry_locations() -> list[str]:
             locations.append(
                 item if _is_url(item) else str((base / Path(item).expanduser()).resolve())
             )
+    own = user_registry_path()
+    if own.is_file():
+        locations.append(str(own.resolve()))
     unique: list[str] = []
     for item in locations:
         if item not in unique:
