@@ -112,7 +112,7 @@ def test_peak_at_map_edge_is_exact():
 
 def test_fit_offsets_flat_and_dip_profiles_give_zero():
     assert fit_offsets(np.ones(5))[()] == 0.0
-    assert fit_offsets(np.array([1.0, 0.5, 0.2, 0.5, 1.0]))[()] == 0.0
+    assert abs(fit_offsets(np.array([1.0, 0.5, 0.2, 0.5, 1.0]))[()]) < 1e-6
     assert abs(fit_offsets(np.array([0.0, 0.0, 1.0, 0.0, 0.0]))[()]) < 1e-6
 
 

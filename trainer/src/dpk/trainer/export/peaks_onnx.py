@@ -1,10 +1,12 @@
 """The subpixel peak finder as ONNX nodes, appended to an exported network.
 
-Exactly the algorithm of :mod:`dpk.trainer.peaks` (argmax, a zero-padded window,
-Gaussian-weighted row and column profiles, a weighted log-parabola fit in closed form, a
-second pass centred on the first estimate), written with real-valued standard operators
-only (ArgMax, GatherElements, MatMul, Log, Round and arithmetic), so any ONNX runtime
-can run it. Maps may have any size and the stride any power of two.
+Exactly the algorithm of :mod:`dpk.trainer.peaks`, operation for operation (argmax, a
+zero-padded window, Gaussian-weighted row and column profiles, the weighted log-parabola
+fit as a positive-weighted mean over sample triples, the smooth curvature floor and the
+clip; one pass, no rounding), written with real-valued standard operators only (ArgMax,
+GatherElements, Gather, MatMul, ReduceMax, ReduceSum, Log and arithmetic), so any ONNX
+runtime can run it and gets the numpy twin's peaks to float rounding. Maps may have any
+size and the stride any power of two.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from dpk.trainer.peaks import EPSILON, PASSES, max_offset, profile_weights, window_radius
+from dpk.trainer.peaks import (
+    EPSILON,
+    TINY,
+    max_offset,
+    min_curvature,
+    profile_weights,
+    triples,
+    window_radius,
+)
 
 __all__ = ["PEAK_OPSET", "append_peak_finder", "peak_finder_model"]
 
@@ -48,47 +58,61 @@ class _Builder:
         return outputs[0] if n_out == 1 else outputs
 
 
-def _fit_offsets(b: _Builder, profile: str, radius: int, limit: float) -> str:
-    """Nodes computing the clipped log-parabola vertex of (N, K, 2R+1) profiles."""
-    t = np.arange(-radius, radius + 1, dtype=np.float32)
-    powers = (t[:, None] ** np.arange(5, dtype=np.float32)[None, :]).astype(np.float32)
-    p = b.op("Max", [profile, b.const(np.float32(EPSILON), "eps")], "p")
+def _fit_offsets(b: _Builder, profile: str, radius: int, limit: float, floor: float) -> str:
+    """Nodes computing the clipped log-parabola vertex of (N, K, 2R+1) profiles.
+
+    The same operations in the same order as :func:`dpk.trainer.peaks.fit_offsets`.
+    """
+    index, v2, alpha, beta = triples(radius)
+    p = b.op(
+        "Div",
+        [
+            profile,
+            b.op(
+                "Max",
+                [
+                    b.op("ReduceMax", [profile], "top", axes=[2], keepdims=1),
+                    b.const(np.float32(TINY), "tiny"),
+                ],
+            ),
+        ],
+    )
+    p = b.op("Max", [p, b.const(np.float32(EPSILON), "eps")], "p")
     w = b.op("Mul", [p, p], "w")
     y = b.op("Log", [p], "logp")
-    moments = b.op("MatMul", [w, b.const(powers, "powers")], "moments")  # (N, K, 5)
-    wy = b.op("Mul", [w, y], "wy")
-    rhs = b.op("MatMul", [wy, b.const(powers[:, :3], "powers3")], "rhs")  # (N, K, 3)
-    m = b.op("Split", [moments, b.const(np.ones(5, np.int64), "split5")], "m", n_out=5, axis=2)
-    r = b.op("Split", [rhs, b.const(np.ones(3, np.int64), "split3")], "r", n_out=3, axis=2)
-    m0, m1, m2, m3, m4 = m
-    y0, y1, y2 = r
 
-    def mul(x, z):
+    def gather(values: str, slot: int) -> str:  # (N, K, T)
+        return b.op("Gather", [values, b.const(index[:, slot], "triple")], axis=2)
+
+    def mul(x: str, z: str) -> str:
         return b.op("Mul", [x, z])
 
-    def sub(x, z):
-        return b.op("Sub", [x, z])
-
-    def add(x, z):
+    def add(x: str, z: str) -> str:
         return b.op("Add", [x, z])
 
-    # det_b = m0 (y1 m4 - m3 y2) - y0 (m1 m4 - m3 m2) + m2 (m1 y2 - y1 m2)
-    det_b = add(
-        sub(mul(m0, sub(mul(y1, m4), mul(m3, y2))), mul(y0, sub(mul(m1, m4), mul(m3, m2)))),
-        mul(m2, sub(mul(m1, y2), mul(y1, m2))),
+    wi, wj, wk = (gather(w, s) for s in range(3))
+    yi, yj, yk = (gather(y, s) for s in range(3))
+    weight = mul(mul(mul(wi, wj), wk), b.const(v2, "v2"))
+
+    def combine(coefficients: np.ndarray, hint: str) -> str:
+        c0, c1, c2 = (b.const(np.ascontiguousarray(coefficients[:, s]), hint) for s in range(3))
+        return add(add(mul(c0, yi), mul(c1, yj)), mul(c2, yk))
+
+    axes = b.const(np.array([2], np.int64), "axis2")
+
+    def total(value: str) -> str:  # (N, K, 1)
+        return b.op("ReduceSum", [value, axes], keepdims=1)
+
+    big_b = total(mul(weight, combine(beta, "beta")))
+    big_c = total(mul(weight, combine(alpha, "alpha")))
+    curvature = b.op(
+        "Max",
+        [b.op("Neg", [big_c]), mul(b.const(np.float32(floor), "floor"), total(weight))],
+        "curvature",
     )
-    # det_c = m0 (m2 y2 - y1 m3) - m1 (m1 y2 - y1 m2) + y0 (m1 m3 - m2 m2)
-    det_c = add(
-        sub(mul(m0, sub(mul(m2, y2), mul(y1, m3))), mul(m1, sub(mul(m1, y2), mul(y1, m2)))),
-        mul(y0, sub(mul(m1, m3), mul(m2, m2))),
-    )
-    zero = b.const(np.float32(0.0), "zero")
-    peaked = b.op("Less", [det_c, zero], "peaked")
-    safe = b.op("Where", [peaked, det_c, b.const(np.float32(-1.0), "minus_one")], "safe")
-    vertex = b.op("Div", [b.op("Neg", [det_b]), mul(safe, b.const(np.float32(2.0), "two"))])
-    offset = b.op("Where", [peaked, vertex, zero], "offset")
+    vertex = b.op("Div", [big_b, mul(b.const(np.float32(2.0), "two"), curvature)], "vertex")
     lo, hi = b.const(np.float32(-limit), "lo"), b.const(np.float32(limit), "hi")
-    return b.op("Clip", [offset, lo, hi], "clipped")  # (N, K, 1)
+    return b.op("Clip", [vertex, lo, hi], "clipped")  # (N, K, 1)
 
 
 def _peak_nodes(
@@ -104,6 +128,7 @@ def _peak_nodes(
     h, w, k = map_height, map_width, n_keypoints
     r = window_radius(sigma_map)
     limit = max_offset(r)
+    floor = min_curvature(sigma_map)
     hp, wp = h + 2 * r, w + 2 * r
     side = 2 * r + 1
     keypoint_maps = b.op(
@@ -150,26 +175,17 @@ def _peak_nodes(
         row_profile = b.op("Squeeze", [b.op("MatMul", [window, column_weights]), squeeze_last])
         transposed = b.op("Transpose", [window], perm=[0, 1, 3, 2])
         col_profile = b.op("Squeeze", [b.op("MatMul", [transposed, column_weights]), squeeze_last])
-        return _fit_offsets(b, col_profile, r, limit), _fit_offsets(b, row_profile, r, limit)
+        return (
+            _fit_offsets(b, col_profile, r, limit, floor),
+            _fit_offsets(b, row_profile, r, limit, floor),
+        )
 
     def as_float(value: str) -> str:
         return b.op("Cast", [value], to=TensorProto.FLOAT)
 
-    x = as_float(col)
-    y = as_float(row)
-    zero_f = b.const(np.float32(0.0), "zf")
-    max_col = b.const(np.float32(w - 1), "maxc")
-    max_row = b.const(np.float32(h - 1), "maxr")
-    for _ in range(PASSES):
-        col_i = b.op(
-            "Cast", [b.op("Clip", [b.op("Round", [x]), zero_f, max_col])], to=TensorProto.INT64
-        )
-        row_i = b.op(
-            "Cast", [b.op("Clip", [b.op("Round", [y]), zero_f, max_row])], to=TensorProto.INT64
-        )
-        dx, dy = fit(row_i, col_i)
-        x = b.op("Add", [as_float(col_i), dx], "x")
-        y = b.op("Add", [as_float(row_i), dy], "y")
+    dx, dy = fit(row, col)  # one pass, centred on the integer maximum
+    x = b.op("Add", [as_float(col), dx], "x")
+    y = b.op("Add", [as_float(row), dy], "y")
     scale = b.const(np.float32(stride), "stride")
     shift = b.const(np.float32((stride - 1) / 2.0), "shift")
 
