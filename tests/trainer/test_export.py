@@ -1,4 +1,8 @@
-"""Export: one self-describing ONNX file that matches Keras, or no file at all."""
+"""Export: one self-describing ONNX file that matches Keras, or no file at all.
+
+The export check and these tests compare the network's maps (ONNX vs Keras) and the peaks
+(in-graph vs numpy on the same maps) separately, on models with fixed weights.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ import onnxruntime as ort
 import pytest
 
 from dpk.specs import ModelCard, ModelSpec, Preprocessing, Skeleton, Targets
-from dpk.trainer.export.exporter import ExportError, export_onnx, keras_keypoints
+from dpk.trainer.export.exporter import ExportError, export_onnx
+from dpk.trainer.peaks import PEAK_PARITY_MAP_PX, find_peaks
 
 SPEC = ModelSpec(
     name="tiny",
@@ -62,8 +67,7 @@ def test_export_writes_a_self_describing_file(tiny_model, tmp_path):
     path = tmp_path / "tiny.onnx"
     report = export_onnx(tiny_model, SPEC, path, check_images=frames(), card=card, flops=1234)
     assert path.is_file() and report.size_bytes == path.stat().st_size
-    assert report.max_keypoint_difference_px <= 0.01
-    assert report.n_confident_keypoints == 6 * 3
+    assert report.max_keypoint_difference_px <= PEAK_PARITY_MAP_PX * SPEC.targets.stride
     assert report.outputs == ["keypoints", "maps"]
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     meta = session.get_modelmeta().custom_metadata_map
@@ -77,9 +81,25 @@ def test_export_writes_a_self_describing_file(tiny_model, tmp_path):
     images = frames(5, seed=3)
     keypoints, maps = session.run(None, {"image": images})
     assert keypoints.shape == (5, 3, 3) and maps.shape == (5, 19, 27, SPEC.n_output_maps)
-    np.testing.assert_allclose(keypoints, keras_keypoints(tiny_model, SPEC, images), atol=0.01)
+    np.testing.assert_allclose(maps, np.asarray(tiny_model(images)), atol=1e-5)
+    want = find_peaks(maps, SPEC.targets.stride, SPEC.targets.sigma, SPEC.n_keypoints)
+    np.testing.assert_allclose(keypoints, want, atol=PEAK_PARITY_MAP_PX * SPEC.targets.stride)
     # any batch size works (dynamic N)
     assert session.run(["keypoints"], {"image": images[:1]})[0].shape == (1, 3, 3)
+
+
+def test_the_exporter_writes_the_runtimes_model_file_constants(tiny_model, tmp_path):
+    from dpk.runtime import model_file
+    from dpk.trainer.export import exporter
+
+    assert exporter.MODEL_FORMAT is model_file.MODEL_FORMAT  # one home: the runtime
+    path = tmp_path / "c.onnx"
+    export_onnx(tiny_model, SPEC, path, check_images=frames(1), flops=10)
+    meta = ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map
+    keys = ["META_FORMAT", "META_SPEC", "META_VERSION", "META_CARD", "META_FLOPS", "META_OUTPUTS"]
+    assert {getattr(model_file, key) for key in keys} == set(meta)
+    loaded = model_file.ModelFile.load(path)
+    assert loaded.outputs == (model_file.KEYPOINTS_NAME, model_file.MAPS_NAME)
 
 
 def test_export_without_maps(tiny_model, tmp_path):
@@ -103,3 +123,70 @@ def test_bad_arguments(tiny_model, tmp_path):
         export_onnx(
             tiny_model, SPEC, tmp_path / "x.onnx", check_images=np.zeros((1, 37, 53, 3), np.uint8)
         )
+
+
+RANDOM_SPEC = ModelSpec(
+    name="random",
+    skeleton=Skeleton(names=["a", "b", "c", "d"], parents=[None, "a", "a", "b"]),
+    preprocessing=Preprocessing(height=48, width=64, channels=3, color_order="rgb"),
+    targets=Targets(sigma=5.0, downsample_factor=2, graph=True),
+)
+
+
+@pytest.fixture(scope="module")
+def random_model():
+    """An untrained network with fixed random weights (numpy's generator, so the same on
+    every machine): its maps are noise with many near-ties, the hard case for a check
+    that compares keypoints from two sets of maps."""
+    import keras
+
+    image = keras.Input((48, 64, 3), dtype="uint8", name="image")
+    x = keras.layers.Rescaling(1 / 255.0)(keras.ops.cast(image, "float32"))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    x = keras.layers.AveragePooling2D(2)(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    x = keras.layers.AveragePooling2D(2)(x)
+    maps = keras.layers.Conv2D(RANDOM_SPEC.n_output_maps, 1, name="output_0")(x)
+    model = keras.Model(image, [maps])
+    rng = np.random.default_rng(11)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights:
+            layer.set_weights([rng.normal(0, 0.3, w.shape).astype(np.float32) for w in weights])
+    return model
+
+
+def noise_frames(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 256, (n, 48, 64, 3), dtype=np.uint8)
+    frames[: n // 2] //= 8  # dark frames: flat, low maps
+    return frames
+
+
+def test_random_weights_export_and_match_maps_and_peaks(random_model, tmp_path):
+    path = tmp_path / "random.onnx"
+    stride = RANDOM_SPEC.targets.stride
+    report = export_onnx(random_model, RANDOM_SPEC, path, check_images=noise_frames(20, 0))
+    assert report.max_keypoint_difference_px <= PEAK_PARITY_MAP_PX * stride
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    images = noise_frames(12, 1)
+    keypoints, maps = session.run(None, {"image": images})
+    keras_maps = np.asarray(random_model(images))
+    np.testing.assert_allclose(maps, keras_maps, atol=1e-4 * max(1.0, np.abs(keras_maps).max()))
+    want = find_peaks(maps, stride, RANDOM_SPEC.targets.sigma, RANDOM_SPEC.n_keypoints)
+    assert np.abs(keypoints[..., :2] - want[..., :2]).max() <= PEAK_PARITY_MAP_PX * stride
+    np.testing.assert_array_equal(keypoints[..., 2], want[..., 2])
+
+
+def test_keypoints_do_not_depend_on_the_batch_size(random_model, tmp_path):
+    from dpk.runtime import Predictor
+
+    path = tmp_path / "random.onnx"
+    export_onnx(random_model, RANDOM_SPEC, path, check_images=noise_frames(4, 0))
+    images = noise_frames(33, 2)
+    one = Predictor(path, device="cpu", batch_size=1).run(images)
+    stride = RANDOM_SPEC.targets.stride
+    for batch_size in (16, 5, 33):
+        other = Predictor(path, device="cpu", batch_size=batch_size).run(images)
+        assert np.abs(other[..., :2] - one[..., :2]).max() <= PEAK_PARITY_MAP_PX * stride
+        np.testing.assert_allclose(other[..., 2], one[..., 2], rtol=1e-5, atol=1e-6)

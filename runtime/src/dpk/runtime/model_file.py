@@ -26,6 +26,12 @@ __all__ = [
     "INPUT_NAME",
     "KEYPOINTS_NAME",
     "MAPS_NAME",
+    "META_CARD",
+    "META_FLOPS",
+    "META_FORMAT",
+    "META_OUTPUTS",
+    "META_SPEC",
+    "META_VERSION",
     "MODEL_FORMAT",
     "ModelFile",
     "ModelFileError",
@@ -35,10 +41,25 @@ __all__ = [
 ]
 
 MODEL_FORMAT = "1"
-"""The version of the model-file contract this runtime reads."""
+"""The version of the model-file contract this runtime reads (and the exporter writes)."""
 INPUT_NAME = "image"
+"""The graph input: uint8 images (N, H, W, C)."""
 KEYPOINTS_NAME = "keypoints"
+"""The graph output: float32 keypoints (N, K, 3)."""
 MAPS_NAME = "maps"
+"""The optional graph output: the confidence maps (N, h, w, M)."""
+META_FORMAT = "dpk.format"
+"""``metadata_props`` key of the format version (``MODEL_FORMAT``)."""
+META_SPEC = "dpk.spec"
+"""``metadata_props`` key of the model spec (JSON)."""
+META_VERSION = "dpk.version"
+"""``metadata_props`` key of the dpk version that exported the file."""
+META_CARD = "dpk.card"
+"""``metadata_props`` key of the model card (JSON)."""
+META_FLOPS = "dpk.flops"
+"""``metadata_props`` key of the FLOPs of one image (text, empty when unknown)."""
+META_OUTPUTS = "dpk.outputs"
+"""``metadata_props`` key of the output names (JSON list)."""
 EXPORT_HINT = "export a trained run with `dpk export RUN -o model.onnx`"
 
 ModelSource = str | os.PathLike | bytes
@@ -206,25 +227,25 @@ class ModelFile:
             SpecError: The stored spec or card does not validate.
         """
         meta = dict(session.get_modelmeta().custom_metadata_map)
-        if "dpk.spec" not in meta:
+        if META_SPEC not in meta:
             raise ModelFileError(
                 f"{source}: an ONNX file without dpk metadata (no 'dpk.spec'), so not a dpk "
                 f"model; {EXPORT_HINT}"
             )
-        version = meta.get("dpk.format", MODEL_FORMAT).strip() or MODEL_FORMAT
+        version = meta.get(META_FORMAT, MODEL_FORMAT).strip() or MODEL_FORMAT
         if version != MODEL_FORMAT:
             raise ModelFileError(
                 f"{source}: model file format {version!r}, but this dpk-runtime reads format "
                 f"{MODEL_FORMAT!r}; upgrade dpk-runtime (pip install -U dpk-runtime)"
             )
-        spec = parse_spec(meta["dpk.spec"], source=f"{source} (metadata dpk.spec)", fmt="json")
-        card_text = meta.get("dpk.card", "").strip()
+        spec = parse_spec(meta[META_SPEC], source=f"{source} (metadata {META_SPEC})", fmt="json")
+        card_text = meta.get(META_CARD, "").strip()
         card = (
-            parse_model(ModelCard, card_text, source=f"{source} (metadata dpk.card)", fmt="json")
+            parse_model(ModelCard, card_text, source=f"{source} (metadata {META_CARD})", fmt="json")
             if card_text and card_text != "{}"
             else (spec.card or ModelCard())
         )
-        flops_text = meta.get("dpk.flops", "").strip()
+        flops_text = meta.get(META_FLOPS, "").strip()
         try:
             flops = int(flops_text) if flops_text else None
         except ValueError:
@@ -235,7 +256,7 @@ class ModelFile:
             card=card,
             source=source,
             format_version=version,
-            dpk_version=meta.get("dpk.version") or None,
+            dpk_version=meta.get(META_VERSION) or None,
             flops=flops if flops and flops > 0 else None,
             outputs=outputs,
             metadata=meta,

@@ -6,24 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from dpk.trainer.export.exporter import (
-    EXPORT_TOLERANCE_PX,
-    ExportError,
-    ExportReport,
-    export_onnx,
-    keras_keypoints,
-)
+from dpk.trainer.export.exporter import ExportError, ExportReport, export_onnx
 from dpk.trainer.export.variants import VariantReport, compare_models, to_float16, to_int8
 
 __all__ = [
-    "EXPORT_TOLERANCE_PX",
     "ExportError",
     "ExportReport",
     "VariantReport",
     "compare_models",
     "export_onnx",
     "export_run",
-    "keras_keypoints",
     "to_float16",
     "to_int8",
 ]
