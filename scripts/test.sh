@@ -4,7 +4,7 @@
 . "$(dirname "$0")/_env.sh"
 cd "$ROOT"
 start=$(date +%s)
-make_venv .venv -e ./specs -e ./zoo -e ./runtime -e './trainer' -r requirements-dev.txt
+make_venv .venv -e ./specs -e ./zoo -e './runtime[dask]' -e './trainer' -r requirements-dev.txt
 echo "environment ready in $(( $(date +%s) - start ))s"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

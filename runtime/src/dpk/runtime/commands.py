@@ -142,6 +142,22 @@ def _outputs_and_formats(args: argparse.Namespace) -> list[tuple[Path, str]]:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    if args.output_dir is not None or args.scheduler or args.workers:
+        return _predict_batch(args)
+    if len(args.sources) > 1:
+        raise DpkError(
+            f"{len(args.sources)} inputs: give --output-dir DIR for a batch (one set of outputs "
+            "per video), or one input with -o FILE"
+        )
+    if not args.output:
+        raise DpkError(
+            "no output: give -o FILE (e.g. -o poses.h5), or --output-dir DIR for a batch"
+        )
+    args.source = args.sources[0]
+    return _predict_one(args)
+
+
+def _predict_one(args: argparse.Namespace) -> int:
     from dpk.runtime.formats import save_predictions
     from dpk.runtime.predictor import Predictor, resolve_model
     from dpk.runtime.video import describe_errors
@@ -180,6 +196,129 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if failed or bad else 0
 
 
+def _batch_formats(args: argparse.Namespace, out_dir: Path) -> tuple[str, ...]:
+    from dpk.runtime.batch import FORMAT_SUFFIXES
+    from dpk.runtime.formats import check_output
+
+    formats = tuple(dict.fromkeys(args.format or ["h5"]))
+    for fmt in formats:
+        check_output(out_dir / f"check{FORMAT_SUFFIXES[fmt]}", fmt)  # dependency, writable
+    return formats
+
+
+def _batch_runner(args: argparse.Namespace):
+    from dpk.runtime.batch import LocalRunner
+
+    if args.scheduler:
+        from dpk.runtime.dask_backend import DaskRunner
+
+        return DaskRunner.connect(args.scheduler, timeout=args.connect_timeout)
+    if args.workers:
+        from dpk.runtime.dask_backend import DaskRunner
+
+        return DaskRunner.local(args.workers, device=args.device)
+    return LocalRunner()
+
+
+def _predict_batch(args: argparse.Namespace) -> int:
+    import hashlib
+    import os
+
+    from dpk.runtime.batch import (
+        BatchSettings,
+        LocalRunner,
+        plan_batch,
+        run_batch,
+        summary_table,
+    )
+    from dpk.runtime.batch_inputs import expand_inputs
+    from dpk.runtime.manifest import MANIFEST_NAME, BatchLock
+    from dpk.runtime.predictor import resolve_model
+
+    if args.output:
+        raise DpkError(
+            "-o names one output file; a batch writes one set of outputs per video into "
+            "--output-dir DIR (choose formats with --format)"
+        )
+    if args.output_dir is None:
+        raise DpkError("a batch needs --output-dir DIR (one set of outputs per video goes there)")
+    if args.scheduler and args.workers:
+        raise DpkError("give --scheduler ADDRESS (a running cluster) or --workers N, not both")
+    out_dir = Path(args.output_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DpkError(f"{out_dir}: is a file; --output-dir takes a folder")
+    if not out_dir.parent.is_dir():
+        raise DpkError(f"{out_dir}: its folder {out_dir.parent} does not exist; create it first")
+    out_dir.mkdir(exist_ok=True)
+    formats = _batch_formats(args, out_dir)
+    inputs = expand_inputs(args.sources)
+    for text, reason in inputs.missing:
+        _say(f"dpk predict: warning: {text}: {reason}; the other videos go on")
+    for text in inputs.duplicates:
+        _say(f"dpk predict: warning: {text}: listed more than once; it runs once")
+    if not inputs.videos:
+        raise DpkError("no video to run: every input was missing (see the warnings above)")
+    videos = {os.path.realpath(v) for v in inputs.videos}
+    if os.path.realpath(out_dir / MANIFEST_NAME) in videos:
+        raise DpkError(f"{out_dir}: an input is the manifest; choose another --output-dir")
+    model_path, name = resolve_model(args.model)
+    model_bytes = model_path.read_bytes()
+    sha = hashlib.sha256(model_bytes).hexdigest()
+    threads = args.threads
+    if threads is None and args.workers:
+        threads = max(1, (os.cpu_count() or 1) // args.workers)
+    settings = BatchSettings(
+        formats=formats,
+        start=args.start,
+        stop=args.stop,
+        step=args.step,
+        device=args.device,
+        batch_size=args.batch_size,
+        threads=threads,
+    )
+    runner = _batch_runner(args) if args.scheduler else None  # an unreachable one: exit 2 now
+    with BatchLock(out_dir):
+        jobs, done = plan_batch(
+            inputs.videos, out_dir, settings, sha, name, with_hash=args.hash_videos
+        )
+        clash = [p for job in jobs for p, _ in job.outputs() if os.path.realpath(p) in videos]
+        if clash:
+            raise DpkError(
+                f"{clash[0]}: an output would replace an input video; choose another --output-dir"
+            )
+        if runner is None:
+            runner = _batch_runner(args) if jobs else LocalRunner()
+        where = runner.description if jobs else "nothing to run"
+        _say(
+            f"{len(jobs)} videos to run, {len(done)} done before; model {name} "
+            f"(sha256 {sha[:12]}) on {where}"
+        )
+        try:
+            report = run_batch(
+                jobs,
+                done,
+                runner,
+                model_bytes if args.scheduler or args.workers else str(model_path),
+                out_dir,
+                {"name": name, "sha256": sha, "file": str(model_path)},
+                missing=inputs.missing,
+                progress=not args.quiet,
+            )
+        finally:
+            if runner is not None and hasattr(runner, "close"):
+                runner.close()
+    print(summary_table(report))
+    print(f"manifest: {out_dir / MANIFEST_NAME}")
+    if report.manifest_error:
+        _say(f"dpk predict: warning: the manifest was not updated ({report.manifest_error})")
+    if report.stopped:
+        _say(
+            f"dpk predict: error: the batch stopped: {report.stopped}; {report.count('done')} "
+            "videos were finished (the manifest lists them); free space and rerun to continue"
+        )
+    return 0 if report.ok else 1
+
+
 def register_predict(subparsers: argparse._SubParsersAction) -> None:
     """Add ``dpk predict``."""
     parser = subparsers.add_parser(
@@ -187,17 +326,58 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
         help="predict keypoints on a video or an image folder",
         description="Predict keypoints on every frame of a video (or every image of a folder) "
         "and write them as CSV, HDF5, SLEAP .slp, NWB or DeepLabCut CSV.",
-        epilog="example: dpk predict video.mp4 --model model.onnx -o poses.csv -o poses.h5",
+        epilog="examples: dpk predict video.mp4 --model model.onnx -o poses.csv -o poses.h5\n"
+        "          dpk predict videos/ more.txt --model model.onnx -O poses/ --workers 4",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("source", help="a video file, or a folder of images")
+    parser.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="a video file or a folder of images; with --output-dir: videos, folders of "
+        "videos, quoted glob patterns ('runs/**/*.mp4') and text files of paths (.txt)",
+    )
     parser.add_argument("--model", "-m", required=True, help=_MODEL_HELP)
     parser.add_argument(
         "-o",
         "--output",
         action="append",
-        required=True,
         help="output file; the suffix picks the format (.csv, .h5, .slp, .nwb); repeat for "
         "several outputs",
+    )
+    batch = parser.add_argument_group(
+        "many videos",
+        "one set of outputs per video in --output-dir, a manifest (dpk-manifest.json), and a "
+        "rerun skips the videos already done",
+    )
+    batch.add_argument(
+        "--output-dir",
+        "-O",
+        help="batch mode: the folder for every video's outputs (NAME.h5 ...) and the manifest",
+    )
+    batch.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="run on a local Dask cluster of N worker processes (with GPUs: one per GPU); "
+        "needs dpk-runtime[dask]",
+    )
+    batch.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the Dask cluster whose scheduler is at tcp://HOST:PORT (workers need "
+        "dpk-runtime and the videos and --output-dir at the same paths)",
+    )
+    batch.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for --scheduler to answer (default 10)",
+    )
+    batch.add_argument(
+        "--hash-videos",
+        action="store_true",
+        help="tell videos apart by their SHA-256 (slow) instead of size and modification time",
     )
     parser.add_argument(
         "--format",

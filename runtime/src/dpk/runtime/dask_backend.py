@@ -1,0 +1,213 @@
+"""Running a batch on a Dask cluster (``dask.distributed``): one video per task.
+
+- ``--scheduler tcp://HOST:PORT`` joins a running cluster (``dask scheduler`` plus
+  ``dask worker`` on each machine, or ``dask-jobqueue`` on SLURM/PBS: docs/batch.md).
+- ``--workers N`` starts a :class:`~distributed.LocalCluster` of N worker processes on
+  127.0.0.1 (one thread each: one video at a time per worker).
+
+The model's bytes are scattered once to every worker (``broadcast=True``); each worker
+builds one predictor from them and keeps it for all its videos. Workers import only
+``dpk.runtime`` (no TensorFlow) and write into the shared output folder themselves,
+atomically. When a worker dies mid-video, the scheduler gives the task to another
+worker; the half-done video left nothing behind, so it is redone once, cleanly.
+With GPUs, a local cluster pins worker ``i`` to GPU ``i`` (``CUDA_VISIBLE_DEVICES``), so
+start as many workers as there are GPUs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from dpk.runtime.batch import Hook, VideoJob, run_video
+from dpk.runtime.manifest import VideoRecord, now
+from dpk.specs.errors import DpkError
+
+__all__ = ["DaskRunner", "SchedulerError", "gpu_count"]
+
+_INSTALL = "install it with pip install 'dpk-runtime[dask]'"
+
+
+class SchedulerError(DpkError):
+    """The Dask scheduler cannot be reached, or Dask is not installed."""
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise SchedulerError(
+            f"--scheduler and --workers need dask.distributed; {_INSTALL}"
+        ) from None
+    return distributed
+
+
+def gpu_count() -> int:
+    """NVIDIA GPUs visible to this process (``CUDA_VISIBLE_DEVICES``, else ``nvidia-smi -L``)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([v for v in visible.split(",") if v.strip() and v.strip() != "-1"])
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return 0
+    try:
+        done = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(line.startswith("GPU ") for line in done.stdout.splitlines())
+
+
+class _PinGpu:
+    """Worker plugin: worker ``i`` of a local cluster sees only GPU ``i % n``."""
+
+    name = "dpk-pin-gpu"
+
+    def __init__(self, devices: list[str]):
+        self.devices = devices
+
+    def setup(self, worker: Any) -> None:
+        try:
+            index = int(worker.name)
+        except (TypeError, ValueError):
+            index = abs(hash(worker.address))
+        os.environ["CUDA_VISIBLE_DEVICES"] = self.devices[index % len(self.devices)]
+
+    def teardown(self, worker: Any) -> None:  # pragma: no cover - nothing to undo
+        return None
+
+
+class DaskRunner:
+    """Runs batch jobs on a Dask cluster; see the module docstring.
+
+    Use :meth:`connect` or :meth:`local`, and :meth:`close` (or ``with``) when done.
+    """
+
+    def __init__(self, client: Any, cluster: Any = None, description: str = "") -> None:
+        self.client = client
+        self.cluster = cluster
+        self.description = description
+        self._futures: list[Any] = []
+
+    @classmethod
+    def connect(cls, address: str, timeout: float = 10.0) -> DaskRunner:
+        """Join the cluster whose scheduler listens at ``address`` (``tcp://HOST:PORT``).
+
+        Raises:
+            SchedulerError: No scheduler answers within ``timeout`` seconds.
+        """
+        distributed = _distributed()
+        if "://" not in address:
+            raise SchedulerError(
+                f"{address}: not a scheduler address; give it as tcp://HOST:PORT (the address "
+                "dask scheduler prints)"
+            )
+        try:
+            client = distributed.Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
+            raise SchedulerError(
+                f"{address}: no Dask scheduler answers there ({reason[:160]}); start one "
+                "(dask scheduler) or check the address, or use --workers N for a local cluster"
+            ) from None
+        n = len(client.scheduler_info().get("workers", {}))
+        return cls(client, None, f"the Dask cluster at {address} ({n} workers now)")
+
+    @classmethod
+    def local(cls, n_workers: int, device: str = "auto") -> DaskRunner:
+        """Start a local cluster of ``n_workers`` processes listening on 127.0.0.1 only."""
+        distributed = _distributed()
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        client = distributed.Client(cluster, set_as_default=False)
+        if device != "cpu":
+            gpus = gpu_count()
+            if gpus:
+                visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+                ids = (
+                    [v.strip() for v in visible.split(",")]
+                    if visible
+                    else list(map(str, range(gpus)))
+                )
+                client.register_plugin(_PinGpu(ids))
+        return cls(client, cluster, f"a local Dask cluster of {n_workers} worker processes")
+
+    def results(
+        self, jobs: Sequence[VideoJob], model: bytes | str, hook: Hook | None = None
+    ) -> Iterator[VideoRecord]:
+        """Submit one task per video; yield their records as they finish.
+
+        Args:
+            jobs: The videos.
+            model: The model file's bytes (a path is read here: workers may not see it).
+            hook: Test hook, passed on to :func:`~dpk.runtime.batch.run_video`.
+        """
+        distributed = _distributed()
+        if not isinstance(model, bytes | bytearray):
+            with open(model, "rb") as handle:
+                model = handle.read()
+        if not jobs:
+            return
+        model_future = self.client.scatter(bytes(model), broadcast=True, hash=False)
+        token = jobs[0].model_sha256[:12]
+        futures = {}
+        for job in jobs:
+            future = self.client.submit(
+                run_video, job, model_future, hook, key=f"dpk-{token}-{job.name}", pure=False
+            )
+            futures[future] = job
+        self._futures = list(futures)
+        for future in distributed.as_completed(list(futures), loop=self.client.loop):
+            job = futures[future]
+            if future.cancelled():
+                continue
+            try:
+                yield future.result()
+            except distributed.client.FutureCancelledError:  # cancel() while waiting
+                continue
+            except Exception as error:  # KilledWorker, or a bug in the task
+                yield _failed(job, error)
+
+    def cancel(self) -> None:
+        """Cancel the videos that have not finished (running ones are stopped)."""
+        pending = [f for f in self._futures if not f.done()]
+        if pending:
+            self.client.cancel(pending)
+
+    def close(self) -> None:
+        """Close the client, and the local cluster if this runner started it."""
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+    def __enter__(self) -> DaskRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _failed(job: VideoJob, error: BaseException) -> VideoRecord:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if type(error).__name__ == "KilledWorker":
+        text = "the workers running this video kept dying (out of memory?); see the worker logs"
+    return VideoRecord(
+        video=job.video,
+        name=job.name,
+        status="failed",
+        model_sha256=job.model_sha256,
+        settings=job.settings.recorded(),
+        error=text,
+        finished=now(),
+    )
