@@ -48,3 +48,26 @@ def test_a_run_folder_loads_the_labels_the_training_loaded(tmp_path, monkeypatch
     assert stored.data.relative_to == str(spec_dir)
     again, held_out = load_training_data(stored, run)
     assert again.sources == train.sources and held_out.sources == validation.sources
+
+
+def test_train_stores_data_paths_as_written(tmp_path, monkeypatch):
+    """The run folder's spec keeps ``data.path`` as the user wrote it ($VARS included) plus
+    the folder it is relative to; nothing is made absolute from the current folder."""
+    import dpk.trainer.training.run as run_module
+    from dpk.specs import save_spec
+
+    spec_dir = tmp_path / "project"
+    write_dlc(spec_dir / "proj")
+    monkeypatch.setenv("DPK_TEST_LABELS", "proj")
+    spec_file = spec_dir / "spec.yaml"
+    written = "$DPK_TEST_LABELS/CollectedData_me.csv"
+    save_spec(make_spec(["nose"], 48, 64, {"path": written}), spec_file)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(run_module, "train_arrays", lambda *args, **kwargs: None)
+    run = tmp_path / "runs" / "r"
+    run_module.train(spec_file, run_dir=run)
+    stored = load_spec(run / "spec.yaml")
+    assert stored.data.path == written
+    assert stored.data.relative_to == str(spec_dir)
+    again, _ = load_training_data(stored, run)
+    assert len(again.images) > 0

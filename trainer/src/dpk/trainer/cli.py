@@ -101,13 +101,10 @@ def _train(args: argparse.Namespace) -> int:
 def _with_base(spec, spec_path: Path):
     """The spec as the run folder keeps it: the data paths as written and the folder they
     are relative to (``data.relative_to``), so that ``--resume`` and ``dpk evaluate``
-    resolve them as this run does. ``data.path`` is stored resolved, because the run
-    folder's writer makes any relative ``data.path`` absolute from the current folder."""
+    resolve them as this run does."""
     if spec.data is None:
         return spec
-    data = spec.data.for_run(spec_path.parent)
-    data = data.model_copy(update={"path": data.resolved(spec_path.parent).path})
-    return spec.model_copy(update={"data": data})
+    return spec.model_copy(update={"data": spec.data.for_run(spec_path.parent)})
 
 
 def _evaluate(args: argparse.Namespace) -> int:

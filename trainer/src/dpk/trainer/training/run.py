@@ -2,7 +2,7 @@
 
 A run folder holds everything about one training run::
 
-    spec.yaml            the resolved spec (data path made absolute)
+    spec.yaml            the spec, data paths as written plus the folder they are relative to
     best.keras           weights with the best monitored value (val_loss or val_error)
     last.keras           the last epoch's model with optimizer state (for --resume)
     state.json           epochs done, best value, learning rate, time spent
@@ -419,13 +419,10 @@ def train(
         resume_flag = False
     train_set, val_set = load_training_data(spec_obj, base_dir)
     if not resume_flag:
-        data_path = Path(spec_obj.data.path).expanduser()
-        if not data_path.is_absolute():
-            data_path = (base_dir / data_path).resolve()
-        resolved = spec_obj.model_copy(
-            update={"data": spec_obj.data.model_copy(update={"path": str(data_path)})}
-        )
-        save_spec(resolved, run / "spec.yaml")
+        # The paths as the user wrote them, with the folder they are relative to, so that
+        # --resume and `dpk evaluate` resolve them exactly as this run did.
+        for_run = spec_obj.model_copy(update={"data": spec_obj.data.for_run(base_dir)})
+        save_spec(for_run, run / "spec.yaml")
         _save_check_images(run, train_set, val_set, spec_obj.training.seed)
     print(
         f"training {spec_obj.architecture.type} on {len(train_set.images)} frames "
