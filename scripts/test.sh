@@ -8,5 +8,7 @@ make_venv .venv -e ./specs -e ./zoo -e './runtime[dask]' -e './trainer' -r requi
 echo "environment ready in $(( $(date +%s) - start ))s"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports --no-cache --no-logo
+.venv/bin/mypy
 .venv/bin/python -m pytest "$@"
 echo "tests finished in $(( $(date +%s) - start ))s (set-up included)"

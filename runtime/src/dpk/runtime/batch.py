@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dpk.runtime.manifest import (
     VideoIdentity,
@@ -29,6 +29,9 @@ from dpk.runtime.manifest import (
     write_record,
 )
 from dpk.specs.errors import DpkError
+
+if TYPE_CHECKING:
+    from dpk.runtime.providers import Device
 
 __all__ = [
     "FORMAT_SUFFIXES",
@@ -71,7 +74,7 @@ class BatchSettings:
     start: int = 0
     stop: int | None = None
     step: int = 1
-    device: str = "auto"
+    device: Device = "auto"
     batch_size: int = 16
     threads: int | None = None
 
@@ -267,7 +270,7 @@ def plan_batch(
             model_name=model_name,
         )
         record = read_record(out_dir, name)
-        if _is_done(record, job):
+        if record is not None and _is_done(record, job):
             done.append(record)
         else:
             jobs.append(job)

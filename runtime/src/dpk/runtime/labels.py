@@ -122,7 +122,7 @@ class Labels:
     keypoints: np.ndarray
     skeleton: Skeleton
     sources: list[str]
-    frame_indices: np.ndarray | None = None
+    frame_indices: np.ndarray = None  # type: ignore[assignment]  # None: 0..N-1 (__post_init__)
     annotated: np.ndarray | None = None
     origin: str = ""
     crop_offsets: np.ndarray | None = field(default=None)

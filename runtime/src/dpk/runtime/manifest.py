@@ -22,7 +22,7 @@ import socket
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from dpk.specs.errors import DpkError
 from dpk.specs.files import write_text_atomic
@@ -213,7 +213,7 @@ class BatchLock:
 
     def __init__(self, out_dir: str | os.PathLike):
         self.path = Path(out_dir) / STATE_FOLDER / "lock"
-        self._handle = None
+        self._handle: TextIO | None = None
 
     def acquire(self) -> BatchLock:
         """Take the lock.

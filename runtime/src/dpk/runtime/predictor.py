@@ -310,7 +310,9 @@ class Predictor:
                 f"{source.path}: none of its frames could be read ({reason}); check the file, "
                 "or re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"
             )
-        keypoints = np.concatenate(all_keypoints) if all_keypoints else np.empty((0, k, 3))
+        keypoints = (
+            np.concatenate(all_keypoints) if all_keypoints else np.empty((0, k, 3), np.float32)
+        )
         names = None
         if isinstance(source, ImageFolderSource):
             names = [source.files[i].name for i in frame_indices]

@@ -164,7 +164,7 @@ def render_video(
     fps = fps or base_fps / step
     radius = radius or max(2, round(min(width, height) / 150))
     thickness = thickness or max(1, radius // 2)
-    colors = [tuple(int(c) for c in rgb[::-1]) for rgb in keypoint_colors(skeleton.n_keypoints)]
+    colors = [(int(b), int(g), int(r)) for r, g, b in keypoint_colors(skeleton.n_keypoints)]
     edges = skeleton.edges
     keypoints = predictions.keypoints
     if unreadable is None:
@@ -172,7 +172,7 @@ def render_video(
     written = 0
     with atomic_output(output, inputs=[video]) as tmp:
         writer = cv2.VideoWriter(
-            str(tmp), cv2.VideoWriter_fourcc(*(codec or CODECS[suffix])), fps, (width, height)
+            str(tmp), cv2.VideoWriter.fourcc(*(codec or CODECS[suffix])), fps, (width, height)
         )
         if not writer.isOpened():
             raise OutputError(

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from dpk.specs.card import ZooEntry
 from dpk.specs.data import training_issues
 from dpk.specs.errors import SpecError
@@ -15,7 +17,7 @@ from dpk.specs.model import ModelSpec
 
 __all__ = ["register"]
 
-_SCHEMAS = {"model": ModelSpec, "zoo-entry": ZooEntry}
+_SCHEMAS: dict[str, type[BaseModel]] = {"model": ModelSpec, "zoo-entry": ZooEntry}
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@ training, data and card together, with the checks that span several sections."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import model_validator
 
@@ -24,7 +24,7 @@ from dpk.specs.training import Augmentation, Targets, Training
 
 __all__ = ["SPEC_VERSION", "ModelSpec", "n_output_maps", "resolve_transitions"]
 
-SPEC_VERSION = 1
+SPEC_VERSION: Final = 1
 """The version of the spec format this package reads and writes."""
 
 _MOBILENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)

@@ -37,17 +37,17 @@ def _swap_problems(
         ``repairs``: keypoint index -> the partner (or None) that makes the swaps mutual,
         where the other rows imply exactly one fix.
     """
-    n = len(swaps)
-    mutual = {i for i in range(n) if swaps[i] not in (None, i) and swaps[swaps[i]] == i}
-    dangling = [i for i in range(n) if swaps[i] is not None and i not in mutual]
+    partner = {i: j for i, j in enumerate(swaps) if j is not None}
+    mutual = {i for i, j in partner.items() if j != i and swaps[j] == i}
+    dangling = [i for i in partner if i not in mutual]
     claimed_by: dict[int, list[int]] = {}
     for i in dangling:
-        claimed_by.setdefault(swaps[i], []).append(i)
+        claimed_by.setdefault(partner[i], []).append(i)
     problems: dict[int, str] = {}
     repairs: dict[int, int | None] = {}
     explained: set[int] = set()
     for i in dangling:
-        j = swaps[i]
+        j = partner[i]
         if j == i:
             problems[i] = "names itself as its swap partner (leave the swap empty instead)"
             repairs[i] = None
@@ -55,7 +55,7 @@ def _swap_problems(
             # i points into a pair that is already complete: i's row holds the typo.
             problems[i] = (
                 f"names {names[j]!r} as its swap partner, but {names[j]!r} and "
-                f"{names[swaps[j]]!r} already name each other"
+                f"{names[partner[j]]!r} already name each other"
             )
             candidates = claimed_by.get(i, [])
             if len(candidates) == 1:
@@ -70,9 +70,9 @@ def _swap_problems(
             repairs[j] = i
     for i in dangling:
         if i not in problems and i not in explained:
-            j = swaps[i]
+            j = partner[i]
             problems[i] = (
-                f"names {names[j]!r} as its swap partner, but {names[j]!r} names {names[swaps[j]]!r}"
+                f"names {names[j]!r} as its swap partner, but {names[j]!r} names {names[partner[j]]!r}"
             )
     return problems, repairs
 
@@ -208,14 +208,14 @@ class Skeleton(StrictModel):
     @model_validator(mode="after")
     def _check(self) -> Skeleton:
         n = len(self.names)
-        if self.parents is None:
-            object.__setattr__(self, "parents", [None] * n)
-        if self.swaps is None:
-            object.__setattr__(self, "swaps", [None] * n)
+        parents = [None] * n if self.parents is None else self.parents
+        swaps = [None] * n if self.swaps is None else self.swaps
+        object.__setattr__(self, "parents", parents)
+        object.__setattr__(self, "swaps", swaps)
         issues, _ = skeleton_issues(
             self.names,
-            self.parents,
-            self.swaps,
+            parents,
+            swaps,
             allow_asymmetric_swaps=self.allow_asymmetric_swaps,
         )
         if issues:

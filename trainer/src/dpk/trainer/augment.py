@@ -243,7 +243,7 @@ def apply_affine_to_keypoints(matrix: np.ndarray, keypoints: np.ndarray) -> np.n
     return out
 
 
-def permute_keypoints(keypoints: np.ndarray, permutation: Sequence[int]) -> np.ndarray:
+def permute_keypoints(keypoints: np.ndarray, permutation: Sequence[int] | np.ndarray) -> np.ndarray:
     """Relabel keypoints after a flip: ``new[..., i, :] = old[..., permutation[i], :]``."""
     return np.asarray(keypoints)[..., np.asarray(permutation, dtype=np.intp), :]
 
@@ -266,7 +266,7 @@ def transform_keypoints(
     params: AffineParams,
     height: int,
     width: int,
-    flip_permutation: Sequence[int],
+    flip_permutation: Sequence[int] | np.ndarray,
 ) -> np.ndarray:
     """Apply a spatial transform to keypoints: move, relabel after flips, drop outsiders.
 
@@ -343,7 +343,7 @@ def _gaussian_noise(shape: tuple[int, ...], std: float, seed: int) -> np.ndarray
     noise = np.empty(shape, dtype=np.float32)
     cv2.setRNGSeed(seed % 2**31)
     # Drawn as one channel: OpenCV would apply a scalar std to the first channel only.
-    cv2.randn(noise.reshape(shape[0], -1), 0.0, std)
+    cv2.randn(noise.reshape(shape[0], -1), 0.0, std)  # type: ignore[call-overload]  # scalars work
     return noise
 
 
@@ -351,7 +351,7 @@ def _kept_pixels(height: int, width: int, rate: float, seed: int) -> np.ndarray:
     """(H, W, 1) bool mask, False for a fraction ``rate`` of pixels (deterministic for a seed)."""
     draws = np.empty((height, width), dtype=np.uint16)
     cv2.setRNGSeed((seed + 1) % 2**31)  # a stream apart from the noise's
-    cv2.randu(draws, 0, 65536)
+    cv2.randu(draws, 0, 65536)  # type: ignore[call-overload]  # scalars work
     return (draws >= round(rate * 65536))[:, :, None]
 
 
@@ -382,7 +382,8 @@ def apply_intensity(image: np.ndarray, params: IntensityParams) -> np.ndarray:
             mixed = cv2.addWeighted(out, params.contrast, out, 0.0, offset)
         out = _with_channels(mixed, image)
     if params.dropout_rate > 0.0:
-        kept = _kept_pixels(*out.shape[:2], params.dropout_rate, params.pixel_seed)
+        height, width = out.shape[:2]
+        kept = _kept_pixels(height, width, params.dropout_rate, params.pixel_seed)
         out = out * kept if out is image else np.multiply(out, kept, out=out)
     return out.copy() if out is image else out
 

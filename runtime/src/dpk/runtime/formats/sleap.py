@@ -351,7 +351,11 @@ def _sleap_video(sio: Any, predictions: Predictions) -> Any:
     if predictions.image_names is not None:
         folder = Path(predictions.source) if predictions.source else Path()
         files = [str(folder / name) for name in predictions.image_names]
-        metadata = {"type": "ImageVideo", "filename": files[0] if files else "", "filenames": files}
+        metadata: dict[str, Any] = {
+            "type": "ImageVideo",
+            "filename": files[0] if files else "",
+            "filenames": files,
+        }
         return sio.Video(filename=files, backend_metadata=metadata, open_backend=False)
     filename = str(predictions.source or "video")
     metadata = {

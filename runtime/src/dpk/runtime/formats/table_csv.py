@@ -83,7 +83,7 @@ def _read_header(path: Path) -> list[str] | None:
 def is_predictions_csv(path: str | os.PathLike) -> bool:
     """The file is a prediction table written by dpk (its first column is ``frame``)."""
     header = _read_header(Path(path))
-    return bool(header) and header[0] == "frame"
+    return header is not None and header[:1] == ["frame"]
 
 
 def load_predictions_csv(path: str | os.PathLike) -> Predictions:

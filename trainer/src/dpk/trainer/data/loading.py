@@ -198,7 +198,7 @@ def _fit_to_input(labels: Labels, spec: ModelSpec) -> Labels:
     pre = spec.preprocessing
     if labels.image_shape[:2] == (pre.height, pre.width):
         return labels
-    order = "rgb" if pre.color_order == "rgb" else "bgr"
+    order: Literal["rgb", "bgr"] = "rgb" if pre.color_order == "rgb" else "bgr"
     images, transforms = fit_frames(labels.images, pre, frame_order=order)
     transform = transforms[0]
     labels.images = images

@@ -207,6 +207,7 @@ def load_backbone_weights(backbone: keras.Model, name: str, path: str, alpha: fl
                 )
             weights = _load_keras3(stock_factory, path)
         else:
+            assert legacy is not None  # read above for every legacy file
             weights = _match_legacy(stock_factory(False), legacy)
     except ValueError as error:
         raise DpkError(f"{path} does not hold {label} weights: {error}; {hint}") from None

@@ -167,6 +167,7 @@ def _input_affine(pre: Preprocessing) -> tuple[list[float], list[float]]:
     if pre.normalization == "unit":
         return [1 / 255] * c, [0.0] * c
     if pre.normalization == "standardize":
+        assert pre.mean is not None and pre.std is not None  # Preprocessing requires both
         mean, std = pre.mean, pre.std
     elif c == 1:  # imagenet statistics for a grayscale image: the channel averages
         mean, std = [float(np.mean(IMAGENET_MEAN_RGB))], [float(np.mean(IMAGENET_STD_RGB))]
