@@ -18,6 +18,7 @@ from dpk.specs.errors import DpkError
 
 __all__ = [
     "register_benchmark",
+    "register_filter",
     "register_info",
     "register_plot",
     "register_predict",
@@ -399,6 +400,145 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--step", type=_positive_int, default=1, help="every STEP-th frame")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(func=_predict)
+
+
+# --------------------------------------------------------------------------- filter
+def _jump_share(keypoints, limit: float = 50.0) -> float:
+    import numpy as np
+
+    step = np.linalg.norm(np.diff(keypoints[..., :2], axis=0), axis=-1)
+    return float((np.nan_to_num(step, nan=0.0) > limit).any(axis=1).mean()) if len(step) else 0.0
+
+
+def _filter(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from dpk.runtime.filtering import FilterSettings, filter_keypoints
+    from dpk.runtime.formats import load_predictions, save_predictions
+    from dpk.runtime.quality import describe_flags, flags_sidecar, quality_flags, write_flags_csv
+    from dpk.specs.files import check_writable
+
+    args.source = args.predictions
+    args.model = args.predictions
+    planned = _outputs_and_formats(args)
+    if args.plot:
+        check_writable(args.plot, inputs=[args.predictions])
+    settings = FilterSettings(
+        method=args.method,
+        window=args.window,
+        polyorder=args.polyorder,
+        max_gap=args.max_gap,
+        min_confidence=args.min_confidence,
+        jump=args.jump,
+    )
+    settings.check()
+    raw = load_predictions(args.predictions)
+    reference = None
+    if args.reference:
+        reference = load_predictions(args.reference)
+        if reference.names != raw.names:
+            raise DpkError(
+                f"{args.reference}: its keypoints ({', '.join(reference.names[:4])}...) are not "
+                f"those of {args.predictions}; give labels of the same skeleton"
+            )
+    keypoints, flags = filter_keypoints(raw.keypoints, settings)
+    flags |= quality_flags(
+        keypoints,
+        raw.skeleton,
+        reference=reference.keypoints if reference is not None else None,
+        max_speed=args.max_speed,
+    )
+    cleaned = dataclasses.replace(raw, keypoints=keypoints, flags=flags)
+    failed = 0
+    for path, fmt in planned:
+        try:
+            save_predictions(path, cleaned, fmt)
+            note = ""
+            if fmt in ("slp", "nwb", "dlc"):
+                note = f"; flags in {write_flags_csv(flags_sidecar(path), cleaned)}"
+        except DpkError as error:
+            _say(f"dpk filter: error: {error}")
+            failed += 1
+            continue
+        print(f"wrote {path} ({fmt}, {cleaned.n_frames} frames{note})")
+    if args.plot:
+        from dpk.runtime.filter_plot import plot_before_after
+
+        plot_before_after(raw, cleaned, args.plot)
+        print(f"wrote {args.plot}")
+    print(
+        f"{settings.method}: frames with a keypoint moving > 50 px between frames "
+        f"{_jump_share(raw.keypoints):.1%} -> {_jump_share(keypoints):.1%}; flagged frames: "
+        f"{describe_flags(flags)}"
+    )
+    return 1 if failed else 0
+
+
+def register_filter(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk filter``."""
+    from dpk.runtime.filtering import METHODS
+
+    parser = subparsers.add_parser(
+        "filter",
+        help="clean trajectories: drop glitches, smooth, fill short gaps, flag bad frames",
+        description="Clean predicted trajectories with the named method (kalman: a "
+        "confidence-weighted constant-velocity Kalman smoother with a backward pass; median; "
+        "savgol: Savitzky-Golay), fill gaps up to --max-gap frames (marked), and flag frames "
+        "whose bones are far from their usual length or whose keypoints move too fast. Flags "
+        "are written in every format (CSV: NAME_flags columns; HDF5: 'flags'; SLEAP, NWB, "
+        "DeepLabCut: OUTPUT.flags.csv beside the file).",
+        epilog="example: dpk filter poses.h5 -o clean.h5 --method kalman --plot before_after.png",
+    )
+    parser.add_argument("predictions", help="predictions (.h5 or .csv from dpk predict, ...)")
+    parser.add_argument(
+        "-o", "--output", action="append", required=True, help="output file; repeat for several"
+    )
+    parser.add_argument(
+        "--format",
+        action="append",
+        choices=["csv", "h5", "slp", "nwb", "dlc"],
+        help="output format when the suffix is not enough (dlc: DeepLabCut CSV)",
+    )
+    parser.add_argument("--method", choices=METHODS, default="kalman", help="default kalman")
+    parser.add_argument(
+        "--window", type=_positive_int, default=5, help="median/savgol window, odd (default 5)"
+    )
+    parser.add_argument("--polyorder", type=int, default=2, help="savgol order (default 2)")
+    parser.add_argument(
+        "--max-gap",
+        type=int,
+        default=10,
+        help="fill gaps of up to this many frames (default 10; marked 'interpolated')",
+    )
+    parser.add_argument(
+        "--min-confidence",
+        type=float,
+        default=0.0,
+        help="do not use observations below this confidence (default 0: use all)",
+    )
+    parser.add_argument(
+        "--jump",
+        type=float,
+        default=None,
+        metavar="PX",
+        help="pixels from the neighbours' median beyond which a point is a glitch "
+        "(default: from the keypoint's own spread, at least 10)",
+    )
+    parser.add_argument(
+        "--reference",
+        help="labelled poses of the same skeleton giving the usual bone lengths (default: the "
+        "video's own)",
+    )
+    parser.add_argument(
+        "--max-speed",
+        type=float,
+        default=None,
+        metavar="PX",
+        help="flag keypoints moving more than this many pixels per frame (default: from "
+        "their own speed distribution)",
+    )
+    parser.add_argument("--plot", help="also write a before/after plot (.png)")
+    parser.set_defaults(func=_filter)
 
 
 # --------------------------------------------------------------------------- render

@@ -30,6 +30,8 @@ class Predictions:
         model_spec: The model's spec as JSON text (from the model file), if known.
         model_name: A name for the model (file name or zoo name).
         errors: Frame index -> what went wrong reading it.
+        flags: uint8 (N, K) quality flag bits per keypoint (``dpk filter``; see
+            :mod:`dpk.runtime.filtering`), or None when not computed.
     """
 
     keypoints: np.ndarray
@@ -41,6 +43,7 @@ class Predictions:
     model_spec: str | None = None
     model_name: str | None = None
     errors: dict[int, str] = field(default_factory=dict)
+    flags: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.keypoints = np.asarray(self.keypoints, dtype=np.float32)
@@ -52,6 +55,10 @@ class Predictions:
                 f"keypoints must have shape ({n}, {k}, 3) for {n} frames and {k} keypoints, "
                 f"got {self.keypoints.shape}"
             )
+        if self.flags is not None:
+            self.flags = np.asarray(self.flags, dtype=np.uint8)
+            if self.flags.shape != (n, k):
+                raise ValueError(f"flags must have shape ({n}, {k}), got {self.flags.shape}")
         if self.image_names is not None and len(self.image_names) != n:
             raise ValueError(f"{len(self.image_names)} image names for {n} frames")
 

@@ -9,6 +9,7 @@ Layout (readable from any language with an HDF5 library):
 - ``skeleton/names`` (K,) strings, ``skeleton/parents`` and ``skeleton/swaps`` (K,) int32,
   the index of the parent / swap partner, -1 for none.
 - ``model_spec``: the model's spec as JSON text (scalar string), when known.
+- ``flags``: uint8 (N, K) quality flag bits (``dpk filter``), when computed.
 - ``errors/frame`` int64 and ``errors/reason`` strings: frames that could not be read.
 - root attributes: ``dpk.kind`` = ``"predictions"``, ``dpk.format`` = ``"1"``,
   ``dpk.version``, ``source``, ``model_name``, ``source_info`` (JSON: fps, width, height,
@@ -81,6 +82,11 @@ def save_predictions_h5(path: str | os.PathLike, predictions: Predictions) -> Pa
         group.attrs["allow_asymmetric_swaps"] = bool(skeleton.allow_asymmetric_swaps)
         if predictions.model_spec:
             f.create_dataset("model_spec", data=predictions.model_spec, dtype=_STR)
+        if predictions.flags is not None:
+            from dpk.runtime.filtering import FLAG_NAMES
+
+            flags = f.create_dataset("flags", data=predictions.flags, dtype="uint8")
+            flags.attrs["bits"] = json.dumps({str(b): n for b, n in FLAG_NAMES.items()})
         errors = f.create_group("errors")
         items = sorted(predictions.errors.items())
         errors.create_dataset("frame", data=np.asarray([i for i, _ in items], np.int64))
@@ -152,4 +158,5 @@ def load_predictions_h5(path: str | os.PathLike) -> Predictions:
             model_spec=spec,
             model_name=_text(f.attrs.get("model_name", "")) or None,
             errors=errors,
+            flags=f["flags"][()] if "flags" in f else None,
         )

@@ -3,7 +3,9 @@
 Columns: ``frame`` (the video frame index), ``image`` (only for image folders: the file
 name), then ``NAME_x, NAME_y, NAME_conf`` for every keypoint in skeleton order. Pixel
 coordinates follow dpk's convention (x right, y down, centre of the top-left pixel at 0, 0);
-an empty cell is a missing value (a frame that could not be read). The skeleton's parents
+an empty cell is a missing value (a frame that could not be read). Filtered predictions
+(``dpk filter``) add one ``NAME_flags`` column per keypoint at the end: quality flag bits.
+The skeleton's parents
 and swaps and the model spec do not fit a flat table: use HDF5 (``.h5``) to keep them.
 """
 
@@ -24,12 +26,15 @@ from dpk.specs.skeleton import Skeleton
 __all__ = ["is_predictions_csv", "load_predictions_csv", "save_predictions_csv"]
 
 _SUFFIXES = ("_x", "_y", "_conf")
+_FLAGS = "_flags"
 
 
 def _header(predictions: Predictions) -> list[str]:
     columns = ["frame"] + (["image"] if predictions.image_names is not None else [])
     for name in predictions.names:
         columns += [name + suffix for suffix in _SUFFIXES]
+    if predictions.flags is not None:
+        columns += [f"{name}{_FLAGS}" for name in predictions.names]
     return columns
 
 
@@ -56,6 +61,7 @@ def save_predictions_csv(path: str | os.PathLike, predictions: Predictions) -> P
         quote = io.StringIO()
         name_writer = csv.writer(quote, lineterminator="")
         lines = []
+        flags = predictions.flags.tolist() if predictions.flags is not None else None
         for i, (frame, row) in enumerate(zip(predictions.frame_indices.tolist(), values)):
             prefix = f"{frame},"
             if names is not None:
@@ -63,7 +69,10 @@ def save_predictions_csv(path: str | os.PathLike, predictions: Predictions) -> P
                 quote.truncate()
                 name_writer.writerow([names[i]])
                 prefix += quote.getvalue() + ","
-            lines.append(prefix + (row_format % tuple(row)).replace("nan", ""))
+            line = prefix + (row_format % tuple(row)).replace("nan", "")
+            if flags is not None:
+                line += "," + ",".join(map(str, flags[i]))
+            lines.append(line)
             if len(lines) >= 4096:
                 handle.write("\n".join(lines) + "\n")
                 lines.clear()
@@ -103,6 +112,11 @@ def load_predictions_csv(path: str | os.PathLike) -> Predictions:
         raise DpkError(f"{path}: not a dpk prediction table; {hint}")
     has_image = len(header) > 1 and header[1] == "image"
     columns = header[2 if has_image else 1 :]
+    n_flags = 0
+    while n_flags < len(columns) and columns[-1 - n_flags].endswith(_FLAGS):
+        n_flags += 1
+    if n_flags:
+        columns = columns[:-n_flags]
     if not columns or len(columns) % 3:
         raise DpkError(f"{path}: {len(columns)} keypoint columns is not a multiple of 3; {hint}")
     names = []
@@ -115,6 +129,7 @@ def load_predictions_csv(path: str | os.PathLike) -> Predictions:
     frames: list[int] = []
     images: list[str] = []
     rows: list[list[float]] = []
+    flag_rows: list[list[int]] = []
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
         next(reader)
@@ -128,16 +143,25 @@ def load_predictions_csv(path: str | os.PathLike) -> Predictions:
             try:
                 frames.append(int(record[0]))
                 cells = record[2:] if has_image else record[1:]
+                if n_flags:
+                    flag_rows.append([int(c) for c in cells[-n_flags:]])
+                    cells = cells[:-n_flags]
                 rows.append([float(c) if c.strip() else np.nan for c in cells])
             except ValueError as error:
                 raise DpkError(f"{path}: line {line}: {error}") from None
             if has_image:
                 images.append(record[1])
     keypoints = np.asarray(rows, np.float32).reshape(len(rows), len(names), 3)
+    flags = None
+    if n_flags:
+        if n_flags != len(names):
+            raise DpkError(f"{path}: {n_flags} flag columns for {len(names)} keypoints; {hint}")
+        flags = np.asarray(flag_rows, np.uint8).reshape(len(rows), len(names))
     return Predictions(
         keypoints=keypoints,
         frame_indices=np.asarray(frames, np.int64),
         skeleton=Skeleton.from_names(names),
         source=None,
         image_names=images if has_image else None,
+        flags=flags,
     )
