@@ -138,14 +138,14 @@ def test_predict_with_files_that_are_not_dpk_models(run_cli, dot_video, tmp_path
         ("missing/p.csv", "does not exist; create it first"),
         ("/proc/dpk-out.csv", "cannot write in /proc"),
         ("p.txt", "cannot tell the format"),
-        ("p.h5", "writes .csv files"),  # --format dlc below
+        ("p.slp", "writes .csv or .h5 or .hdf5 files"),  # --format dlc below
     ],
 )
 def test_predict_unwritable_outputs_fail_before_any_work(
     run_cli, dot_video, model_path, tmp_path, output, needle
 ):
     target = tmp_path / output if not output.startswith("/") else output
-    extra = ["--format", "dlc"] if output == "p.h5" else []
+    extra = ["--format", "dlc"] if output == "p.slp" else []
     good = tmp_path / "good.csv"
     code, _, err = run_cli(
         "predict", dot_video[0], "-m", model_path, "-o", good, "-o", target, *extra

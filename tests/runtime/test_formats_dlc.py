@@ -15,12 +15,11 @@ from dpk.runtime.formats.dlc import (
     is_dlc_path,
     load_dlc,
     load_dlc_project,
-    load_predictions_dlc,
     read_dlc_csv_table,
     read_dlc_h5_table,
-    save_predictions_dlc,
     skeleton_from_pairs,
 )
+from dpk.runtime.formats.dlc_predictions import load_predictions_dlc, save_predictions_dlc
 from dpk.runtime.predictions import Predictions
 from dpk.specs import DpkError, Skeleton
 
@@ -391,11 +390,14 @@ def test_predictions_round_trip_for_video(tmp_path):
     assert lines[0].startswith("scorer,dpk,dpk,dpk,")
     assert lines[1].startswith("bodyparts,nose,nose,nose,earL")
     assert lines[2].startswith("coords,x,y,likelihood,x,y,likelihood")
-    assert lines[5] == "6" + "," * 9  # an unreadable frame: empty cells
+    assert len(lines) == 3 + 10  # one row per frame from 0 to the last
+    assert lines[3 + 6] == "6" + ",NaN" * 9  # an unreadable frame
+    assert lines[3 + 1] == "1" + ",NaN" * 9  # a frame not predicted
     back = load_predictions_dlc(path)
-    assert back.frame_indices.tolist() == [0, 5, 6, 9]
+    assert back.frame_indices.tolist() == list(range(10))
     assert back.names == ["nose", "earL", "earR"] and back.image_names is None
-    np.testing.assert_array_equal(back.keypoints, predictions.keypoints)
+    np.testing.assert_array_equal(back.keypoints[[0, 5, 6, 9]], predictions.keypoints)
+    assert np.isnan(back.keypoints[[1, 2, 3, 4, 7, 8]]).all()
     assert list(tmp_path.iterdir()) == [path]
 
 

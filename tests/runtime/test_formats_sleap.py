@@ -1,5 +1,5 @@
 """SLEAP: the real two-fly clip read lazily, stale video paths, bad files, and predictions
-written and read back as .slp and NWB."""
+written and read back as .slp."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ import pytest
 import sleap_io as sio
 
 from dpk.runtime.formats.sleap import (
-    load_predictions_nwb,
     load_predictions_slp,
     load_slp,
-    save_predictions_nwb,
     save_predictions_slp,
 )
 from dpk.runtime.predictions import Predictions
@@ -260,35 +258,9 @@ def test_video_metadata_is_recorded_for_sleap(tmp_path):
     assert video.backend_metadata["fps"] == 30.0
 
 
-def test_predictions_round_trip_through_nwb(tmp_path):
-    predictions = make_predictions()
-    path = tmp_path / "poses.nwb"
-    save_predictions_nwb(path, predictions)
-    back = load_predictions_nwb(path)
-    rows = [0, 1, 2, 4]
-    assert back.frame_indices.tolist() == [0, 1, 2, 10]
-    assert back.source_info["fps"] == 25.0
-    assert back.names == ["a", "b", "c"] and back.skeleton.parents == [None, "a", "a"]
-    np.testing.assert_allclose(back.keypoints, predictions.keypoints[rows], rtol=1e-6)
-    # NWB keeps no swaps; a skeleton can be given.
-    assert load_predictions_nwb(path, skeleton=SKELETON).skeleton == SKELETON
-
-
-def test_nwb_without_fps_uses_frame_numbers_as_seconds(tmp_path):
-    predictions = make_predictions(source_info={})
-    save_predictions_nwb(tmp_path / "poses.nwb", predictions)
-    back = load_predictions_nwb(tmp_path / "poses.nwb")
-    assert back.frame_indices.tolist() == [0, 1, 2, 10]
-
-
 def test_writing_into_a_missing_folder_or_reading_junk(tmp_path):
     with pytest.raises(DpkError, match="does not exist"):
         save_predictions_slp(tmp_path / "no" / "poses.slp", make_predictions())
-    junk = tmp_path / "poses.nwb"
-    junk.write_text("not hdf5")
-    with pytest.raises(DpkError) as error:
-        load_predictions_nwb(junk)
-    assert str(junk) in str(error.value)
     junk = tmp_path / "poses.slp"
     junk.write_text("not hdf5")
     with pytest.raises(DpkError, match="not a readable SLEAP file"):

@@ -111,7 +111,9 @@ def test_dlc_format_through_the_dispatcher(tmp_path):
     assert path.read_text().startswith("scorer,")
     back = load_predictions(path)
     assert back.names == SKELETON.names
-    np.testing.assert_allclose(back.keypoints, sample().keypoints, atol=1e-3)
+    assert back.frame_indices.tolist() == list(range(16))  # every frame from 0, NaN between
+    np.testing.assert_allclose(back.keypoints[::3], sample().keypoints, atol=1e-3)
+    assert np.isnan(back.keypoints[1::3]).all()
 
 
 def test_loading_other_files_fails_clearly(tmp_path):

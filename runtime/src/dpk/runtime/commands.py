@@ -160,10 +160,12 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _predict_one(args: argparse.Namespace) -> int:
     from dpk.runtime.formats import save_predictions
+    from dpk.runtime.formats.options import write_options_from_args
     from dpk.runtime.predictor import Predictor, resolve_model
     from dpk.runtime.video import describe_errors
 
     planned = _outputs_and_formats(args)  # before any long work
+    options = write_options_from_args(args)
     source = Path(args.source)
     if not source.exists():
         raise DpkError(f"{source}: no such video file or image folder")
@@ -182,7 +184,7 @@ def _predict_one(args: argparse.Namespace) -> int:
     failed = 0
     for path, fmt in planned:  # each on its own: one failing output must not cost the others
         try:
-            save_predictions(path, predictions, fmt)
+            save_predictions(path, predictions, fmt, options)
         except DpkError as error:
             _say(f"dpk predict: error: {error}")
             failed += 1
@@ -322,6 +324,9 @@ def _predict_batch(args: argparse.Namespace) -> int:
 
 def register_predict(subparsers: argparse._SubParsersAction) -> None:
     """Add ``dpk predict``."""
+    from dpk.runtime.formats import FORMATS
+    from dpk.runtime.formats.options import add_write_options
+
     parser = subparsers.add_parser(
         "predict",
         help="predict keypoints on a video or an image folder",
@@ -383,9 +388,9 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--format",
         action="append",
-        choices=["csv", "h5", "slp", "nwb", "dlc"],
-        help="output format when the suffix is not enough (dlc: DeepLabCut CSV); once for "
-        "all outputs, or once per -o in order",
+        choices=list(FORMATS),
+        help="output format when the suffix is not enough (dlc: DeepLabCut .csv or .h5); once "
+        "for all outputs, or once per -o in order",
     )
     _add_device(parser)
     parser.add_argument(
@@ -399,6 +404,7 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--stop", type=int, default=None, help="stop before this frame")
     parser.add_argument("--step", type=_positive_int, default=1, help="every STEP-th frame")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_write_options(parser)
     parser.set_defaults(func=_predict)
 
 

@@ -1,22 +1,24 @@
-"""File formats, one module per format, each holding its reader and its writer.
+"""Prediction formats: one module per format and role, and one registry that drives them.
 
-DeepLabCut (``dlc``), SLEAP and NWB (``sleap``), DeepPoseKit HDF5 (``dpk_h5``) and dpk's
-own prediction tables (``table_csv``: CSV, ``predictions_h5``: HDF5). Writers go through a
-temporary file and a rename, so a crash never leaves a half-written file that looks
-complete.
+:data:`FORMATS` lists every prediction format once (name, suffixes, writer, reader,
+content check); :func:`save_predictions`, :func:`load_predictions`, :func:`check_output`
+and the CLI's ``--format`` choices all come from it. Writers go through a temporary file
+and a rename, so a crash never leaves a half-written file that looks complete.
 
-:func:`save_predictions` and :func:`load_predictions` pick the format from the file's
-suffix (or an explicit ``fmt``):
+======== ===================== ================================================
+format   suffixes              module
+======== ===================== ================================================
+``csv``  ``.csv``              ``table_csv``: ``frame,NAME_x,NAME_y,NAME_conf``
+``h5``   ``.h5``, ``.hdf5``    ``predictions_h5``: keypoints, skeleton, model spec
+``slp``  ``.slp``              ``sleap`` (needs ``dpk-runtime[sleap]``)
+``nwb``  ``.nwb``              ``nwb``: ndx-pose (needs ``dpk-runtime[sleap]``)
+``dlc``  ``.csv``, ``.h5``     ``dlc_predictions``: DeepLabCut analysis table
+======== ===================== ================================================
 
-======== ========================== =========================================
-format   suffix                     writer
-======== ========================== =========================================
-``csv``  ``.csv``                   dpk's table: ``frame,NAME_x,NAME_y,NAME_conf``
-``h5``   ``.h5``, ``.hdf5``         dpk's HDF5: keypoints, skeleton, model spec
-``slp``  ``.slp``                   SLEAP (needs ``dpk-runtime[sleap]``)
-``nwb``  ``.nwb``                   NWB with ndx-pose (needs ``dpk-runtime[sleap]``)
-``dlc``  (``--format dlc``, .csv)   DeepLabCut analysis CSV
-======== ========================== =========================================
+A suffix several formats share is written in the first format listed for it (``.csv``:
+dpk's table, ``.h5``: dpk's HDF5; ``--format dlc`` for DeepLabCut's) and read by the
+first whose content check accepts the file. Label formats (what training reads) live in
+``dlc``, ``dlc_table``, ``dpk_h5`` and ``sleap``.
 """
 
 from __future__ import annotations
@@ -24,15 +26,21 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dpk.runtime.atomic import check_writable
+from dpk.runtime.formats.options import WriteOptions
 from dpk.runtime.predictions import Predictions
 from dpk.specs.errors import DpkError
 
 __all__ = [
     "FORMATS",
     "FormatError",
+    "PredictionFormat",
+    "WriteOptions",
     "check_output",
     "hdf5_kind",
     "load_predictions",
@@ -40,24 +48,98 @@ __all__ = [
     "save_predictions",
 ]
 
-FORMATS: dict[str, tuple[str, str, str]] = {
-    "csv": ("dpk.runtime.formats.table_csv", "save_predictions_csv", "dpk's CSV table"),
-    "h5": ("dpk.runtime.formats.predictions_h5", "save_predictions_h5", "dpk's HDF5"),
-    "slp": ("dpk.runtime.formats.sleap", "save_predictions_slp", "SLEAP .slp"),
-    "nwb": ("dpk.runtime.formats.sleap", "save_predictions_nwb", "NWB (ndx-pose)"),
-    "dlc": ("dpk.runtime.formats.dlc", "save_predictions_dlc", "DeepLabCut CSV"),
-}
-"""Prediction formats: name -> (module, writer function, description)."""
 
-_SUFFIX_FORMAT = {".csv": "csv", ".h5": "h5", ".hdf5": "h5", ".slp": "slp", ".nwb": "nwb"}
-_FORMAT_SUFFIXES = {
-    "csv": (".csv",),
-    "h5": (".h5", ".hdf5"),
-    "slp": (".slp",),
-    "nwb": (".nwb",),
-    "dlc": (".csv",),
-}
-_OPTIONAL = {"slp": "sleap_io", "nwb": "sleap_io"}
+@dataclass(frozen=True)
+class PredictionFormat:
+    """One prediction format: how it is named, recognised, written and read.
+
+    Attributes:
+        name: The ``--format`` name.
+        suffixes: File endings it writes and reads (the first is the default).
+        description: For messages and help.
+        module: The module that holds its functions.
+        save: Writer ``save(path, predictions[, options])``.
+        load: Reader ``load(path) -> Predictions``, if the format is read.
+        detect: ``detect(path) -> bool``, for suffixes several formats share; None = any
+            file of its suffixes.
+        takes_options: Whether the writer takes :class:`WriteOptions`.
+        needs: An optional package the format needs (checked before long work).
+    """
+
+    name: str
+    suffixes: tuple[str, ...]
+    description: str
+    module: str
+    save: str
+    load: str | None = None
+    detect: str | None = None
+    takes_options: bool = False
+    needs: str | None = None
+
+    def function(self, role: str) -> Callable[..., Any]:
+        """The format's ``save``, ``load`` or ``detect`` function (imported now)."""
+        try:
+            module = importlib.import_module(self.module)
+        except ImportError as error:
+            raise FormatError(f"the {self.name!r} format is not available ({error})") from None
+        return getattr(module, getattr(self, role))
+
+
+_FORMAT_LIST = (
+    PredictionFormat(
+        "csv",
+        (".csv",),
+        "dpk's CSV table",
+        "dpk.runtime.formats.table_csv",
+        "save_predictions_csv",
+        "load_predictions_csv",
+        detect="is_predictions_csv",
+    ),
+    PredictionFormat(
+        "h5",
+        (".h5", ".hdf5"),
+        "dpk's HDF5",
+        "dpk.runtime.formats.predictions_h5",
+        "save_predictions_h5",
+        "load_predictions_h5",
+        detect="is_predictions_h5",
+    ),
+    PredictionFormat(
+        "slp",
+        (".slp",),
+        "SLEAP .slp",
+        "dpk.runtime.formats.sleap",
+        "save_predictions_slp",
+        "load_predictions_slp",
+        takes_options=True,
+        needs="sleap_io",
+    ),
+    PredictionFormat(
+        "nwb",
+        (".nwb",),
+        "NWB (ndx-pose)",
+        "dpk.runtime.formats.nwb",
+        "save_predictions_nwb",
+        "load_predictions_nwb",
+        takes_options=True,
+        needs="ndx_pose",
+    ),
+    PredictionFormat(
+        "dlc",
+        (".csv", ".h5", ".hdf5"),
+        "DeepLabCut analysis table",
+        "dpk.runtime.formats.dlc_predictions",
+        "save_predictions_dlc",
+        "load_predictions_dlc",
+        detect="is_dlc_predictions",
+    ),
+)
+FORMATS: dict[str, PredictionFormat] = {f.name: f for f in _FORMAT_LIST}
+"""Prediction formats by name, in the order readers try them for a shared suffix."""
+
+_SUFFIX_FORMAT = {
+    suffix: f.name for f in reversed(_FORMAT_LIST) for suffix in f.suffixes
+}  # the first format that lists a suffix is its default
 
 
 class FormatError(DpkError):
@@ -77,8 +159,8 @@ def prediction_format(path: str | os.PathLike, fmt: str | None = None) -> str:
         fmt = fmt.lower()
         if fmt not in FORMATS:
             raise FormatError(f"{path}: unknown format {fmt!r}; use one of {known}")
-        allowed = _FORMAT_SUFFIXES.get(fmt)
-        if allowed and suffix not in allowed:
+        allowed = FORMATS[fmt].suffixes
+        if suffix not in allowed:
             raise FormatError(
                 f"{path}: format {fmt!r} writes {' or '.join(allowed)} files; rename the output"
             )
@@ -89,15 +171,6 @@ def prediction_format(path: str | os.PathLike, fmt: str | None = None) -> str:
             f"{', '.join(_SUFFIX_FORMAT)} or give --format ({known})"
         )
     return _SUFFIX_FORMAT[suffix]
-
-
-def _writer(fmt: str):
-    module_name, function, _ = FORMATS[fmt]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise FormatError(f"the {fmt!r} format is not available ({error})") from None
-    return getattr(module, function)
 
 
 def check_output(path: str | os.PathLike, fmt: str | None = None) -> str:
@@ -111,26 +184,30 @@ def check_output(path: str | os.PathLike, fmt: str | None = None) -> str:
         OutputError: The folder is missing or not writable.
     """
     fmt = prediction_format(path, fmt)
-    _writer(fmt)
-    needs = _OPTIONAL.get(fmt)
-    if needs is not None and importlib.util.find_spec(needs) is None:
+    entry = FORMATS[fmt]
+    entry.function("save")
+    if entry.needs is not None and importlib.util.find_spec(entry.needs) is None:
         raise FormatError(
-            f"{path}: writing {FORMATS[fmt][2]} needs {needs.replace('_', '-')}; install it "
-            "with pip install 'dpk-runtime[sleap]'"
+            f"{path}: writing {entry.description} needs {entry.needs.replace('_', '-')}; "
+            "install it with pip install 'dpk-runtime[sleap]'"
         )
     check_writable(path)
     return fmt
 
 
 def save_predictions(
-    path: str | os.PathLike, predictions: Predictions, fmt: str | None = None
+    path: str | os.PathLike,
+    predictions: Predictions,
+    fmt: str | None = None,
+    options: WriteOptions | None = None,
 ) -> Path:
     """Write predictions in the format of ``fmt`` or of the file's suffix (atomically).
 
     Args:
         path: The output file.
         predictions: What to write.
-        fmt: ``csv``, ``h5``, ``slp``, ``nwb`` or ``dlc`` (default: from the suffix).
+        fmt: A name of :data:`FORMATS` (default: from the suffix).
+        options: NWB metadata, SLEAP visibility threshold (default: the defaults).
 
     Returns:
         The path written.
@@ -140,7 +217,12 @@ def save_predictions(
         OutputError: The folder is missing or not writable.
     """
     fmt = check_output(path, fmt)
-    _writer(fmt)(Path(path), predictions)
+    entry = FORMATS[fmt]
+    save = entry.function("save")
+    if entry.takes_options:
+        save(Path(path), predictions, options or WriteOptions())
+    else:
+        save(Path(path), predictions)
     return Path(path)
 
 
@@ -180,52 +262,44 @@ def _describe_hdf5(path: Path) -> str:
     return ", ".join(names[:8]) + (" ..." if len(names) > 8 else "") if names else "nothing"
 
 
-def load_predictions(path: str | os.PathLike) -> Predictions:
-    """Read predictions written by ``dpk predict`` (CSV or HDF5), or by DeepLabCut or SLEAP.
-
-    Raises:
-        DpkError: Missing file or an unsupported format; the message says which are read.
-    """
-    from dpk.runtime.formats import predictions_h5, table_csv
-
-    path = Path(path)
-    if not path.is_file():
-        raise DpkError(f"{path}: predictions file not found")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        if table_csv.is_predictions_csv(path):
-            return table_csv.load_predictions_csv(path)
-        from dpk.runtime.formats.dlc import load_predictions_dlc
-
-        return load_predictions_dlc(path)
+def _not_read(path: Path, suffix: str) -> DpkError:
+    """Why no format reads ``path``."""
     if suffix in (".h5", ".hdf5"):
         kind = hdf5_kind(path)
-        if kind == "dpk_predictions":
-            return predictions_h5.load_predictions_h5(path)
-        if kind == "dlc_table":
-            from dpk.runtime.formats.dlc import load_predictions_dlc
-
-            return load_predictions_dlc(path)
         if kind == "dpk_annotations":
-            raise DpkError(
+            return DpkError(
                 f"{path}: a DeepPoseKit annotation set (labelled frames: 'images', "
                 "'annotations'), not predictions; train on it (data.path in a model spec) or "
                 "measure a model on it (dpk evaluate RUN --data FILE); give the .h5 or .csv "
                 "that dpk predict wrote"
             )
-        raise DpkError(
+        return DpkError(
             f"{path}: an HDF5 file dpk does not recognise (it holds: {_describe_hdf5(path)}); "
             "dpk reads the .h5 that dpk predict writes and DeepLabCut's pandas tables"
         )
-    if suffix == ".slp":
-        from dpk.runtime.formats.sleap import load_predictions_slp
-
-        return load_predictions_slp(path)
-    if suffix == ".nwb":
-        from dpk.runtime.formats.sleap import load_predictions_nwb
-
-        return load_predictions_nwb(path)
-    raise DpkError(
+    readable = sorted({s for f in _FORMAT_LIST if f.load for s in f.suffixes})
+    return DpkError(
         f"{path}: cannot read predictions from {suffix or 'a file without suffix'}; dpk reads "
-        ".csv and .h5 (dpk or DeepLabCut), .slp and .nwb"
+        f"{', '.join(readable)} ({', '.join(f.description for f in _FORMAT_LIST if f.load)})"
     )
+
+
+def load_predictions(path: str | os.PathLike) -> Predictions:
+    """Read predictions in any format of :data:`FORMATS` that has a reader.
+
+    The formats that share the file's suffix are tried in the order of :data:`FORMATS`;
+    the first whose ``detect`` accepts the file (or that has none) reads it.
+
+    Raises:
+        DpkError: Missing file or an unsupported format; the message says which are read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DpkError(f"{path}: predictions file not found")
+    suffix = path.suffix.lower()
+    for entry in _FORMAT_LIST:
+        if entry.load is None or suffix not in entry.suffixes:
+            continue
+        if entry.detect is None or entry.function("detect")(path):
+            return entry.function("load")(path)
+    raise _not_read(path, suffix)

@@ -18,16 +18,13 @@ image is gray (one channel, or three equal channels) and RGB otherwise.
 Multi-animal DeepLabCut files (an ``individuals`` header row) are refused with a message:
 convert them to SLEAP with sleap-io (``sio.load_dlc(...)`` then ``sio.save_slp(...)``).
 
-Predictions are written in the layout of DeepLabCut's analysis CSV: scorer ``dpk``,
-coordinates ``x``, ``y``, ``likelihood`` per keypoint, one row per frame. The table
-parsers themselves live in :mod:`dpk.runtime.formats.dlc_table`.
+Predictions (DeepLabCut's analysis output) live in
+:mod:`dpk.runtime.formats.dlc_predictions`; the table parsers in
+:mod:`dpk.runtime.formats.dlc_table`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import re
 import warnings
 from collections import deque
@@ -39,9 +36,7 @@ import cv2
 import numpy as np
 import yaml
 
-from dpk.runtime.atomic import atomic_output
 from dpk.runtime.formats.dlc_table import (
-    COORDS,
     MULTI_ANIMAL_HINT,
     DlcTable,
     read_dlc_csv_table,
@@ -49,7 +44,6 @@ from dpk.runtime.formats.dlc_table import (
     read_dlc_table,
 )
 from dpk.runtime.labels import Labels
-from dpk.runtime.predictions import Predictions
 from dpk.specs.errors import DpkError
 from dpk.specs.skeleton import Skeleton
 
@@ -58,11 +52,9 @@ __all__ = [
     "is_dlc_path",
     "load_dlc",
     "load_dlc_project",
-    "load_predictions_dlc",
     "read_dlc_csv_table",
     "read_dlc_h5_table",
     "read_dlc_table",
-    "save_predictions_dlc",
     "skeleton_from_pairs",
 ]
 
@@ -412,68 +404,3 @@ def load_dlc(
         channels=channels,
     )
     return labels
-
-
-# ---------------------------------------------------------------------- predictions
-def _cell(value: float) -> str:
-    return "" if not math.isfinite(value) else repr(float(value))
-
-
-def save_predictions_dlc(path: str | Path, predictions: Predictions) -> None:
-    """Write predictions as a DeepLabCut analysis CSV (atomically).
-
-    Three header rows (``scorer`` = ``dpk``, ``bodyparts``, ``coords`` = x, y, likelihood),
-    then one row per frame: the frame index for video, the image name for images.
-    Missing values are empty cells, as DeepLabCut writes them.
-    """
-    names = predictions.names
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["scorer"] + ["dpk"] * (3 * len(names)))
-    writer.writerow(["bodyparts"] + [n for n in names for _ in range(3)])
-    writer.writerow(["coords"] + list(COORDS) * len(names))
-    labels = (
-        predictions.image_names
-        if predictions.image_names is not None
-        else [str(int(i)) for i in predictions.frame_indices]
-    )
-    for label, row in zip(labels, predictions.keypoints, strict=True):
-        writer.writerow([label] + [_cell(v) for v in row.reshape(-1)])
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(out.getvalue(), encoding="utf-8")
-
-
-def load_predictions_dlc(path: str | Path, skeleton: Skeleton | None = None) -> Predictions:
-    """Read a DeepLabCut analysis table (CSV or HDF5) as predictions.
-
-    Args:
-        path: The ``.csv`` or ``.h5`` file.
-        skeleton: Skeleton to attach (its names must match the table's bodyparts, in
-            order); default: the bodyparts, without parents or swaps.
-
-    Rows whose index is a number become frame indices; otherwise the index is kept as
-    image names. Tables without likelihood get confidence 1 where a keypoint is present.
-    """
-    table = read_dlc_table(path)
-    source = str(table.path)
-    if skeleton is not None and list(skeleton.names) != table.bodyparts:
-        raise DpkError(
-            f"{source}: bodyparts {table.bodyparts} do not match the skeleton's names "
-            f"{skeleton.names}"
-        )
-    values = table.values.astype(np.float32)
-    if not table.has_likelihood:
-        present = ~np.isnan(values).any(axis=-1, keepdims=True)
-        values = np.concatenate([values, np.where(present, 1.0, np.nan)], axis=-1)
-    numeric = all(re.fullmatch(r"\d+", entry) for entry in table.index)
-    return Predictions(
-        keypoints=values.astype(np.float32),
-        frame_indices=(
-            np.array([int(e) for e in table.index], dtype=np.int64)
-            if numeric
-            else np.arange(len(table.index), dtype=np.int64)
-        ),
-        skeleton=skeleton or Skeleton.from_names(table.bodyparts),
-        image_names=None if numeric else list(table.index),
-        model_name=table.scorer,
-    )

@@ -1,4 +1,4 @@
-"""SLEAP labels (``.slp``) in, predictions out as ``.slp`` or NWB, through sleap-io.
+"""SLEAP labels (``.slp``) in, predictions out as ``.slp``, through sleap-io.
 
 sleap-io is an optional extra of dpk-runtime (``pip install 'dpk-runtime[sleap]'``) and a
 dependency of dpk-trainer; it is imported only when one of these functions runs.
@@ -17,7 +17,6 @@ Skeletons map as: node names -> keypoint names, edge ``(source, destination)`` -
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ import h5py
 import numpy as np
 
 from dpk.runtime.atomic import atomic_output
-from dpk.runtime.formats.hdf5 import open_hdf5
+from dpk.runtime.formats.options import WriteOptions
 from dpk.runtime.labels import video_source
 from dpk.runtime.predictions import Predictions
 from dpk.specs.errors import DpkError, SpecError
@@ -36,10 +35,8 @@ from dpk.specs.skeleton import Skeleton
 
 __all__ = [
     "SleapLabels",
-    "load_predictions_nwb",
     "load_predictions_slp",
     "load_slp",
-    "save_predictions_nwb",
     "save_predictions_slp",
 ]
 
@@ -343,13 +340,16 @@ def _sleap_skeleton(sio: Any, skeleton: Skeleton) -> Any:
 
 
 def _sleap_video(sio: Any, predictions: Predictions) -> Any:
-    """A closed sleap-io Video with the metadata SLEAP needs to reopen it later."""
+    """A closed sleap-io Video with the metadata SLEAP needs to reopen it later.
+
+    Paths are written absolute, so that the ``.slp`` finds its video wherever it is saved.
+    """
     info = predictions.source_info
     shape = None
     if info.get("height") and info.get("width"):
         shape = [int(info.get("n_frames") or 0), int(info["height"]), int(info["width"]), 3]
     if predictions.image_names is not None:
-        folder = Path(predictions.source) if predictions.source else Path()
+        folder = Path(predictions.source).absolute() if predictions.source else Path.cwd()
         files = [str(folder / name) for name in predictions.image_names]
         metadata: dict[str, Any] = {
             "type": "ImageVideo",
@@ -357,7 +357,7 @@ def _sleap_video(sio: Any, predictions: Predictions) -> Any:
             "filenames": files,
         }
         return sio.Video(filename=files, backend_metadata=metadata, open_backend=False)
-    filename = str(predictions.source or "video")
+    filename = str(Path(predictions.source).absolute()) if predictions.source else "video"
     metadata = {
         "type": "MediaVideo",
         "filename": filename,
@@ -370,68 +370,55 @@ def _sleap_video(sio: Any, predictions: Predictions) -> Any:
     return sio.Video(filename=filename, backend_metadata=metadata, open_backend=False)
 
 
-def _to_sleap_labels(predictions: Predictions) -> Any:
+def _clip_to_frame(xy: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+    """x, y clipped to the frame's extent, [-0.5, W - 0.5] x [-0.5, H - 0.5], when known."""
+    if not (info.get("width") and info.get("height")):
+        return xy
+    upper = np.array([float(info["width"]), float(info["height"])]) - 0.5
+    return np.clip(xy, -0.5, upper)
+
+
+def _to_sleap_labels(predictions: Predictions, options: WriteOptions | None = None) -> Any:
     sio = _sleap_io()
+    threshold = (options or WriteOptions()).visibility_threshold
     skeleton = _sleap_skeleton(sio, predictions.skeleton)
     video = _sleap_video(sio, predictions)
     frames = []
-    for row, index in zip(predictions.keypoints, predictions.frame_indices, strict=True):
+    rows = zip(predictions.keypoints, predictions.frame_indices, strict=True)
+    for position, (row, index) in enumerate(rows):
         if np.isnan(row[:, :2]).all():
             continue
         scores = np.nan_to_num(row[:, 2], nan=0.0)
+        info = predictions.source_info if predictions.image_names is None else {}
         instance = sio.PredictedInstance.from_numpy(
-            points_data=row[:, :2].astype(np.float64),
+            points_data=_clip_to_frame(row[:, :2].astype(np.float64), info),
             point_scores=scores.astype(np.float64),
             score=float(np.nanmean(row[:, 2])) if np.isfinite(row[:, 2]).any() else 0.0,
             skeleton=skeleton,
         )
-        frames.append(sio.LabeledFrame(video=video, frame_idx=int(index), instances=[instance]))
+        instance.points["visible"] &= scores >= threshold
+        # Images: one video of image files, indexed by position in predictions' list.
+        frame_idx = position if predictions.image_names is not None else int(index)
+        frames.append(sio.LabeledFrame(video=video, frame_idx=frame_idx, instances=[instance]))
     return sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton])
 
 
-def save_predictions_slp(path: str | Path, predictions: Predictions) -> None:
-    """Write predictions as a SLEAP file: one predicted instance (with point and instance
-    scores) per frame, frames that could not be read left out, and a video that points at
-    ``predictions.source`` (the images, for image inputs). Written atomically."""
+def save_predictions_slp(
+    path: str | Path, predictions: Predictions, options: WriteOptions | None = None
+) -> None:
+    """Write predictions as a SLEAP file, atomically.
+
+    One predicted instance (point and instance scores) per frame; frames without any
+    point are left out; points below ``options.visibility_threshold`` (default 0.2) are
+    not visible (they keep their coordinates); points are clipped to the frame
+    ([-0.5, W - 0.5] x [-0.5, H - 0.5], within what training accepts), so predictions
+    can be corrected and reused as labels. The video is ``predictions.source`` as an
+    absolute path (for images: the list of image files, absolute).
+    """
     sio = _sleap_io()
-    labels = _to_sleap_labels(predictions)
+    labels = _to_sleap_labels(predictions, options)
     with atomic_output(path) as tmp:
         sio.save_slp(labels, str(tmp), verbose=False)
-
-
-NWB_DESCRIPTION = "Poses estimated by dpk ({model}); timestamps are frame_index / {fps!r} s."
-_NWB_FPS = re.compile(r"frame_index / ([0-9.eE+-]+) s")
-
-
-def save_predictions_nwb(path: str | Path, predictions: Predictions) -> None:
-    """Write predictions as NWB (an ndx-pose ``PoseEstimation``) through sleap-io, atomically.
-
-    NWB stores time, not frame numbers: timestamps are ``frame_index / fps`` with the
-    video's fps from ``predictions.source_info`` (1.0 when unknown, so that timestamps
-    are frame numbers), and the PoseEstimation description records that fps so that
-    :func:`load_predictions_nwb` gets the frame numbers back.
-    """
-    path = Path(path)
-    _sleap_io()
-    try:
-        from sleap_io.io.nwb_predictions import write_nwb
-    except ImportError as error:
-        raise DpkError(
-            f"{path}: writing NWB needs pynwb and ndx-pose ({error}): {INSTALL_HINT}"
-        ) from None
-    fps = float(predictions.source_info.get("fps") or 1.0)
-    labels = _to_sleap_labels(predictions)
-    n_frames = int(predictions.frame_indices.max()) + 1 if predictions.n_frames else 0
-    metadata = {
-        # sleap-io indexes this array by frame number (not by row), so it must cover
-        # every frame up to the last one.
-        "video_timestamps": np.arange(n_frames, dtype=np.float64) / fps,
-        "description": NWB_DESCRIPTION.format(model=predictions.model_name or "model", fps=fps),
-        "scorer": predictions.model_name or "dpk",
-        "source_software": "dpk",
-    }
-    with atomic_output(path) as tmp:
-        write_nwb(labels, str(tmp), pose_estimation_metadata=metadata)
 
 
 def _predictions_from_sleap(labels: Any, source: str) -> Predictions:
@@ -449,7 +436,9 @@ def _predictions_from_sleap(labels: Any, source: str) -> Predictions:
                 best = instance
         if best is None:
             continue
-        points = np.asarray(best.numpy(scores=True), dtype=np.float32).reshape(k, -1)
+        points = np.asarray(
+            best.numpy(invisible_as_nan=False, scores=True), dtype=np.float32
+        ).reshape(k, -1)
         rows[int(frame.frame_idx)] = points[:, :3]
     indices = np.array(sorted(rows), dtype=np.int64)
     keypoints = np.stack([rows[int(i)] for i in indices]) if len(indices) else np.zeros((0, k, 3))
@@ -487,96 +476,3 @@ def load_predictions_slp(path: str | Path) -> Predictions:
             f"{path}: not a readable SLEAP file ({type(error).__name__}: {error})"
         ) from None
     return _predictions_from_sleap(labels, str(path))
-
-
-def _text(value: Any) -> str:
-    value = value[()] if isinstance(value, h5py.Dataset) else value
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _series_times(series: h5py.Group, n: int) -> np.ndarray:
-    if "timestamps" in series:
-        return np.asarray(series["timestamps"][()], dtype=np.float64)
-    start = series["starting_time"]
-    rate = float(start.attrs["rate"])
-    return float(start[()]) + np.arange(n) / rate
-
-
-def load_predictions_nwb(
-    path: str | Path, *, fps: float | None = None, skeleton: Skeleton | None = None
-) -> Predictions:
-    """Read pose predictions from an NWB file (ndx-pose), with h5py alone.
-
-    Args:
-        path: The ``.nwb`` file.
-        fps: Frames per second to turn timestamps into frame numbers; default: the fps
-            recorded by :func:`save_predictions_nwb`, else 1.0.
-        skeleton: Skeleton to attach (NWB keeps no left/right swaps); default: the file's
-            nodes with parents from its edges.
-
-    Raises:
-        DpkError: Not HDF5, no PoseEstimation, or several (tracked animals).
-    """
-    path = Path(path)
-    source = str(path)
-    f = open_hdf5(path, "not a readable NWB (HDF5) file ({error})")
-    with f:
-        found: list[tuple[str, str]] = []
-        f.visititems(
-            lambda name, node: (
-                found.append((name, _text(node.attrs.get("neurodata_type", ""))))
-                if isinstance(node, h5py.Group)
-                else None
-            )
-        )
-        estimations = [name for name, kind in found if kind == "PoseEstimation"]
-        skeletons = [name for name, kind in found if kind == "Skeleton"]
-        if len(estimations) != 1:
-            raise DpkError(
-                f"{source}: expected one PoseEstimation (one animal), found {len(estimations)}"
-            )
-        group = f[estimations[0]]
-        description = _text(group["description"]) if "description" in group else ""
-        match = _NWB_FPS.search(description)
-        rate = fps or (float(match.group(1)) if match else 1.0)
-        if skeleton is None:
-            if not skeletons:
-                raise DpkError(f"{source}: no Skeleton in the file; pass skeleton=...")
-            node_group = f[skeletons[0]]
-            names = [_text(n) for n in node_group["nodes"][()]]
-            edges = node_group["edges"][()] if "edges" in node_group else np.zeros((0, 2))
-            parents: list[str | None] = [None] * len(names)
-            for a, b in np.asarray(edges, dtype=np.int64).reshape(-1, 2):
-                parents[int(b)] = names[int(a)]
-            skeleton = Skeleton(names=names, parents=parents)
-        per_node = {}
-        for name in skeleton.names:
-            if name not in group:
-                raise DpkError(f"{source}: no series for keypoint {name!r}")
-            series = group[name]
-            data = np.asarray(series["data"][()], dtype=np.float32).reshape(-1, 2)
-            confidence = (
-                np.asarray(series["confidence"][()], dtype=np.float32)
-                if "confidence" in series
-                else np.ones(len(data), np.float32)
-            )
-            frames = np.rint(_series_times(series, len(data)) * rate).astype(np.int64)
-            per_node[name] = (frames, data, confidence)
-        indices = np.unique(np.concatenate([v[0] for v in per_node.values()]))
-        keypoints = np.full((len(indices), skeleton.n_keypoints, 3), np.nan, np.float32)
-        for k, name in enumerate(skeleton.names):
-            frames, data, confidence = per_node[name]
-            rows = np.searchsorted(indices, frames)
-            keypoints[rows, k, :2] = data
-            keypoints[rows, k, 2] = confidence
-        videos = (
-            [_text(v) for v in group["original_videos"][()]] if "original_videos" in group else []
-        )
-    return Predictions(
-        keypoints=keypoints,
-        frame_indices=indices,
-        skeleton=skeleton,
-        source=videos[0] if videos else None,
-        source_info={"fps": rate} if match or fps else {},
-        model_name=path.name,
-    )

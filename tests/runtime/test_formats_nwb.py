@@ -1,0 +1,178 @@
+"""NWB predictions: exact frame rates with --start/--step, equal-length series with NaN rows,
+image folders, session/subject metadata, nwbinspector, and movement's NWB layout.
+
+movement itself is not installed (it pulls numba, netCDF, Qt and ~45 packages); the test
+reads the files the way ``movement.io.load_poses.from_nwb_file`` does (pynwb:
+``processing["behavior"]["PoseEstimation"]``, one series per keypoint, ``rate`` as fps).
+"""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from dpk.runtime.formats import load_predictions
+from dpk.runtime.formats.nwb import frame_times, load_predictions_nwb, save_predictions_nwb
+from dpk.runtime.formats.options import NwbMetadata, WriteOptions, load_nwb_metadata
+from dpk.runtime.predictions import Predictions
+from dpk.specs import DpkError, Skeleton
+
+pynwb = pytest.importorskip("pynwb")
+nwbinspector = pytest.importorskip("nwbinspector")
+
+SKELETON = Skeleton(names=["a", "b", "c"], parents=[None, "a", "a"], swaps=[None, "c", "b"])
+
+
+def make_predictions(**kwargs):
+    rng = np.random.default_rng(0)
+    keypoints = rng.uniform(0, 100, (5, 3, 3)).astype(np.float32)
+    keypoints[..., 2] = rng.uniform(0.1, 1, (5, 3))
+    keypoints[1, 2] = np.nan  # one keypoint not found
+    keypoints[3] = np.nan  # a frame that could not be read
+    values = dict(
+        keypoints=keypoints,
+        frame_indices=np.array([4, 7, 10, 13, 16]),
+        skeleton=SKELETON,
+        source="/data/video.mp4",
+        source_info={"fps": 29.97, "width": 640, "height": 480},
+        model_name="fly.onnx",
+    )
+    values.update(kwargs)
+    return Predictions(**values)
+
+
+def serious(path):
+    """nwbinspector findings of importance ERROR or CRITICAL."""
+    from nwbinspector import Importance, inspect_nwbfile
+
+    return [
+        f"{m.importance.name}: {m.check_function_name}: {m.message}"
+        for m in inspect_nwbfile(nwbfile_path=str(path))
+        if m.importance in (Importance.ERROR, Importance.CRITICAL)
+    ]
+
+
+def read_like_movement(path):
+    """What movement's from_nwb_file reads: (individual, fps, {keypoint: (data, conf)})."""
+    with pynwb.NWBHDF5IO(str(path), mode="r") as io:
+        nwbfile = io.read()
+        pose = nwbfile.processing["behavior"]["PoseEstimation"]
+        series = {
+            name: (np.asarray(s.data), np.asarray(s.confidence))
+            for name, s in pose.pose_estimation_series.items()
+        }
+        first = next(iter(pose.pose_estimation_series.values()))
+        return nwbfile.identifier, first.rate, first.starting_time, series
+
+
+def test_frame_times_keep_the_exact_rate():
+    assert frame_times(np.array([10, 13, 16]), 29.97) == {
+        "rate": 29.97 / 3,
+        "starting_time": 10 / 29.97,
+    }
+    assert frame_times(np.array([5]), 250.0) == {"rate": 250.0, "starting_time": 0.02}
+    uneven = frame_times(np.array([0, 1, 5]), 10.0)
+    np.testing.assert_allclose(uneven["timestamps"], [0.0, 0.1, 0.5])
+
+
+def test_round_trip_keeps_every_row_and_the_float_rate(tmp_path):
+    predictions = make_predictions()
+    path = tmp_path / "poses.nwb"
+    save_predictions_nwb(path, predictions)
+    assert list(tmp_path.iterdir()) == [path]
+    with h5py.File(path) as f:
+        series = f["processing/behavior/PoseEstimation/b"]
+        assert series["data"].shape == (5, 2)  # the unreadable frame keeps its (NaN) row
+        assert series["starting_time"].attrs["rate"] == pytest.approx(29.97 / 3, abs=0)
+        assert series["starting_time"][()] == pytest.approx(4 / 29.97, abs=0)
+        assert np.isnan(series["data"][3]).all() and np.isnan(series["confidence"][3])
+        assert (
+            "frame_index /" not in f["processing/behavior/PoseEstimation/description"][()].decode()
+        )
+    back = load_predictions_nwb(path)
+    assert back.frame_indices.tolist() == [4, 7, 10, 13, 16]
+    assert back.source_info["fps"] == 29.97
+    assert back.names == ["a", "b", "c"] and back.skeleton.parents == [None, "a", "a"]
+    np.testing.assert_allclose(back.keypoints, predictions.keypoints, rtol=1e-6)
+    assert load_predictions_nwb(path, skeleton=SKELETON).skeleton == SKELETON
+    assert load_predictions(path).frame_indices.tolist() == [4, 7, 10, 13, 16]
+
+
+def test_uneven_frames_get_timestamps_and_unknown_fps_means_frame_numbers(tmp_path):
+    predictions = make_predictions(frame_indices=np.array([0, 1, 2, 3, 10]), source_info={})
+    save_predictions_nwb(tmp_path / "poses.nwb", predictions)
+    with h5py.File(tmp_path / "poses.nwb") as f:
+        np.testing.assert_allclose(
+            f["processing/behavior/PoseEstimation/a/timestamps"][()], [0, 1, 2, 3, 10]
+        )
+    assert load_predictions_nwb(tmp_path / "poses.nwb").frame_indices.tolist() == [0, 1, 2, 3, 10]
+
+
+def test_metadata_options_and_file(tmp_path):
+    meta = tmp_path / "session.yaml"
+    meta.write_text(
+        "subject_id: mouse7\nspecies: Mus musculus\nsex: F\nage: P90D\n"
+        "session_start_time: 2024-05-01T09:30:00+02:00\nlab: Paninski\n"
+    )
+    metadata = load_nwb_metadata(meta)
+    save_predictions_nwb(tmp_path / "p.nwb", make_predictions(), WriteOptions(nwb=metadata))
+    with pynwb.NWBHDF5IO(str(tmp_path / "p.nwb"), mode="r") as io:
+        nwbfile = io.read()
+        assert nwbfile.subject.subject_id == "mouse7"
+        assert nwbfile.subject.species == "Mus musculus" and nwbfile.subject.age == "P90D"
+        assert nwbfile.session_start_time.isoformat() == "2024-05-01T09:30:00+02:00"
+        assert nwbfile.identifier == "mouse7" and nwbfile.lab == "Paninski"
+    (tmp_path / "bad.json").write_text(json.dumps({"subject": "x"}))
+    with pytest.raises(DpkError, match=r"bad.json: unknown NWB metadata key\(s\) subject"):
+        load_nwb_metadata(tmp_path / "bad.json")
+    with pytest.raises(DpkError, match="not ISO 8601"):
+        NwbMetadata(session_start_time="yesterday").start_time()
+
+
+def test_real_video_with_start_and_step(run_cli, shared_data, model_path, tmp_path):
+    video = shared_data / "lp-mirror-mouse" / "videos" / "test_vid.mp4"  # 250 fps
+    nwb = tmp_path / "poses.nwb"
+    code, _, err = run_cli(
+        "predict", video, "-m", model_path, "-o", nwb, "-o", tmp_path / "poses.h5",
+        "--start", "10", "--stop", "100", "--step", "3", "-q",
+        "--subject-id", "mouse1", "--species", "Mus musculus", "--age", "P60D",
+        "--session-description", "mirror-mouse test video",
+    )  # fmt: skip
+    assert code == 0, err
+    identifier, rate, starting_time, series = read_like_movement(nwb)
+    assert identifier == "mouse1"
+    assert rate == 250.0 / 3 and starting_time == 10 / 250.0
+    assert {len(data) for data, _ in series.values()} == {30}
+    assert all(((c >= 0) & (c <= 1)).all() for _, c in series.values())
+    assert serious(nwb) == []
+    back = load_predictions(nwb)
+    assert back.frame_indices.tolist() == list(range(10, 100, 3))
+    np.testing.assert_allclose(
+        back.keypoints, load_predictions(tmp_path / "poses.h5").keypoints, rtol=1e-6
+    )
+
+
+def test_real_image_folder_writes_nwb_and_the_outputs_after_it(
+    run_cli, shared_data, model_path, tmp_path
+):
+    folder = shared_data / "lp-mirror-mouse" / "labeled-data"
+    nwb, csv = tmp_path / "poses.nwb", tmp_path / "poses.csv"
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps({"subject_id": "m2", "species": "Mus musculus", "age": "P8W"}))
+    code, _, err = run_cli(
+        "predict", folder, "-m", model_path, "-o", nwb, "-o", csv, "--stop", "6", "-q",
+        "--nwb-metadata", meta, "--sex", "M",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Traceback" not in err and nwb.is_file() and csv.is_file()
+    assert serious(nwb) == []
+    with pynwb.NWBHDF5IO(str(nwb), mode="r") as io:
+        nwbfile = io.read()
+        assert nwbfile.subject.sex == "M" and nwbfile.subject.age == "P8W"
+        images = nwbfile.acquisition["labeled-data"]
+        assert len(images.external_file) == 6 and images.rate == 1.0
+        assert nwbfile.processing["behavior"]["PoseEstimation"]["nose"].data.shape == (6, 2)
+    assert load_predictions(nwb).frame_indices.tolist() == list(range(6))
