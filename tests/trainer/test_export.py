@@ -12,7 +12,17 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from dpk.specs import ModelCard, ModelSpec, Preprocessing, Skeleton, Targets
+from dpk.specs import (
+    Crop,
+    DataSpec,
+    ModelCard,
+    ModelSpec,
+    Preprocessing,
+    Skeleton,
+    Targets,
+    TrainingData,
+)
+from dpk.specs.files import OutputError
 from dpk.trainer.export.exporter import ExportError, export_onnx
 from dpk.trainer.peaks import PEAK_PARITY_MAP_PX, find_peaks
 
@@ -102,6 +112,37 @@ def test_the_exporter_writes_the_runtimes_model_file_constants(tiny_model, tmp_p
     assert loaded.outputs == (model_file.KEYPOINTS_NAME, model_file.MAPS_NAME)
 
 
+def test_the_file_carries_no_path_of_this_machine(tiny_model, tmp_path):
+    """The spec and card inside the file keep the labels' file names, not their folders."""
+    lab = "/srv/lab/alice"
+    data = DataSpec(
+        path=f"{lab}/labels/clip.slp",
+        video=f"{lab}/videos/clip.mp4",
+        relative_to=lab,
+        crop=Crop(anchor="a", size=32),
+    )
+    spec = SPEC.model_copy(update={"data": data})
+    card = ModelCard(
+        description=f"trained on {lab}/labels/clip.slp",
+        training_data=TrainingData(name="clip", source="~/labels/clip.slp"),
+        training={"run": f"{lab}/runs/r1", "weights": "C:\\Users\\alice\\w.h5", "seed": 0},
+    )
+    path = tmp_path / "p.onnx"
+    export_onnx(tiny_model, spec, path, check_images=frames(1), card=card)
+    meta = ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map
+    for key in ("dpk.spec", "dpk.card"):
+        assert "/srv" not in meta[key] and "alice" not in meta[key] and "~" not in meta[key]
+    stored = ModelSpec.model_validate_json(meta["dpk.spec"])
+    assert stored.data.path == "clip.slp" and stored.data.video == "clip.mp4"
+    assert stored.data.relative_to is None and stored.data.crop == data.crop
+    assert stored.model_copy(update={"data": None}) == SPEC  # the rest as it was
+    stored_card = ModelCard.model_validate_json(meta["dpk.card"])
+    assert stored_card.description == "trained on clip.slp"
+    assert stored_card.training_data.source == "clip.slp"
+    assert stored_card.training == {"run": "r1", "weights": "w.h5", "seed": 0}
+    assert spec.data.path == f"{lab}/labels/clip.slp"  # the caller's spec is not changed
+
+
 def test_export_without_maps(tiny_model, tmp_path):
     report = export_onnx(
         tiny_model, SPEC, tmp_path / "k.onnx", check_images=frames(2), include_maps=False
@@ -117,8 +158,10 @@ def test_mismatch_fails_and_leaves_no_file(tiny_model, tmp_path):
 
 
 def test_bad_arguments(tiny_model, tmp_path):
-    with pytest.raises(ExportError, match="does not exist"):
-        export_onnx(tiny_model, SPEC, tmp_path / "no" / "x.onnx", check_images=frames(1))
+    # The output is checked before the slow conversion: the message names the file and the fix.
+    missing = tmp_path / "no" / "x.onnx"
+    with pytest.raises(OutputError, match=r"x\.onnx: the folder .* does not exist; create it"):
+        export_onnx(tiny_model, SPEC, missing, check_images=frames(1))
     with pytest.raises(ExportError, match="check images must be uint8"):
         export_onnx(
             tiny_model, SPEC, tmp_path / "x.onnx", check_images=np.zeros((1, 37, 53, 3), np.uint8)

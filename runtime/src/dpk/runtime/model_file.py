@@ -30,6 +30,7 @@ __all__ = [
     "META_FLOPS",
     "META_FORMAT",
     "META_OUTPUTS",
+    "META_PRECISION",
     "META_SPEC",
     "META_VERSION",
     "MODEL_FORMAT",
@@ -60,6 +61,8 @@ META_FLOPS = "dpk.flops"
 """``metadata_props`` key of the FLOPs of one image (text, empty when unknown)."""
 META_OUTPUTS = "dpk.outputs"
 """``metadata_props`` key of the output names (JSON list)."""
+META_PRECISION = "dpk.precision"
+"""``metadata_props`` key of a variant's precision (``fp16`` or ``int8``; absent: float32)."""
 EXPORT_HINT = "export a trained run with `dpk export RUN -o model.onnx`"
 
 ModelSource = str | os.PathLike | bytes

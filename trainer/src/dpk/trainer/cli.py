@@ -116,22 +116,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_outputs(args: argparse.Namespace) -> list[Path]:
-    """The files ``dpk export`` writes (named as :func:`dpk.trainer.export.export_run` does)."""
-    outputs = [args.output]
-    if args.precision == "fp16":
-        outputs.append(args.output.with_suffix(".fp16.onnx"))
-    if args.quantize == "int8":
-        outputs.append(args.output.with_suffix(".int8.onnx"))
-    return outputs
-
-
 def _export(args: argparse.Namespace) -> int:
     from dpk.specs.files import check_outputs
 
     run = args.run
     inputs = [run / "spec.yaml", run / f"{args.which}.keras", run / "check_images.npz"]
-    check_outputs(_export_outputs(args), inputs)  # before TensorFlow loads
+    from dpk.trainer.export import export_paths  # no TensorFlow yet
+
+    outputs = export_paths(args.output, precision=args.precision, quantize=args.quantize)
+    check_outputs(outputs, inputs)  # before TensorFlow loads
     _quiet_tensorflow()
     from dpk.trainer.export import export_run
 

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import onnx
 
+from dpk.runtime.model_file import META_CARD
 from dpk.specs import DpkError, ModelCard, SpeedMeasurement, TrainingData, ZooEntry
 from dpk.specs.files import check_writable, write_bytes_atomic
+from dpk.specs.portable import portable_card
 from dpk.trainer.version import __version__
 
 __all__ = ["PublishResult", "publish_run", "target_registry"]
@@ -153,8 +155,8 @@ def publish_run(
         )
         proto = onnx.load(str(exported))
         for prop in proto.metadata_props:
-            if prop.key == "dpk.card":
-                prop.value = card.model_dump_json()
+            if prop.key == META_CARD:
+                prop.value = portable_card(card).model_dump_json()
         published = Path(tmp) / "publish" / exported.name
         published.parent.mkdir()
         onnx.save(proto, str(published))

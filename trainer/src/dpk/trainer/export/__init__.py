@@ -7,7 +7,14 @@ from pathlib import Path
 import numpy as np
 
 from dpk.trainer.export.exporter import ExportError, ExportReport, export_onnx
-from dpk.trainer.export.variants import VariantReport, compare_models, to_float16, to_int8
+from dpk.trainer.export.variants import (
+    VariantReport,
+    compare_models,
+    export_paths,
+    to_float16,
+    to_int8,
+    variant_path,
+)
 
 __all__ = [
     "ExportError",
@@ -15,9 +22,11 @@ __all__ = [
     "VariantReport",
     "compare_models",
     "export_onnx",
+    "export_paths",
     "export_run",
     "to_float16",
     "to_int8",
+    "variant_path",
 ]
 
 
@@ -56,11 +65,11 @@ def export_run(
         )
     ]
     if precision == "fp16":
-        target = output.with_suffix(".fp16.onnx")
+        target = variant_path(output, "fp16")
         to_float16(output, target)
         reports.append(compare_models(output, target, validation, labels))
     if quantize == "int8":
-        target = output.with_suffix(".int8.onnx")
+        target = variant_path(output, "int8")
         to_int8(output, target, check["train"])
         reports.append(compare_models(output, target, validation, labels))
     return reports

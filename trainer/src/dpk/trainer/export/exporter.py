@@ -1,14 +1,14 @@
 """Export a trained Keras model to one self-describing ONNX file (docs/model-file.md).
 
 The network is converted with tf2onnx (opset 17), the subpixel peak finder is appended as
-ONNX nodes, the spec and card go into ``metadata_props``, and the file is reloaded in
-onnxruntime and checked on real frames before it is moved into place, in two separate
-parts: the converted network's maps against Keras's maps (a float tolerance), and the
-in-graph peaks against the numpy peak finder on those same ONNX maps (within
-``PEAK_PARITY_MAP_PX``). Keypoints are never compared across two different sets of maps:
-where a map has two nearly equal maxima (an untrained or unsure network), float rounding
-picks either, and that says nothing about the export. A mismatch fails the export and
-leaves no file behind.
+ONNX nodes, the spec and card go into ``metadata_props`` (without the paths of this
+machine: :mod:`dpk.specs.portable`), and the file is reloaded in onnxruntime and checked
+on real frames before it is moved into place, in two separate parts: the converted
+network's maps against Keras's maps (a float tolerance), and the in-graph peaks against
+the numpy peak finder on those same ONNX maps (within ``PEAK_PARITY_MAP_PX``). Keypoints
+are never compared across two different sets of maps: where a map has two nearly equal
+maxima (an untrained or unsure network), float rounding picks either, and that says
+nothing about the export. A mismatch fails the export and leaves no file behind.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from dpk.runtime.model_file import (
 )
 from dpk.specs import DpkError, ModelCard, ModelSpec
 from dpk.specs.files import check_writable, write_bytes_atomic
+from dpk.specs.portable import portable_card, portable_spec
 from dpk.trainer.export.peaks_onnx import PEAK_OPSET, append_peak_finder
 from dpk.trainer.peaks import PEAK_PARITY_MAP_PX, find_peaks
 from dpk.trainer.version import __version__
@@ -236,9 +237,9 @@ def export_onnx(
         proto,
         {
             META_FORMAT: MODEL_FORMAT,
-            META_SPEC: spec.model_dump_json(),
+            META_SPEC: portable_spec(spec).model_dump_json(),
             META_VERSION: __version__,
-            META_CARD: card.model_dump_json(),
+            META_CARD: portable_card(card).model_dump_json(),
             META_FLOPS: str(int(flops)) if flops else "",
             META_OUTPUTS: json.dumps(outputs),
         },

@@ -9,14 +9,48 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import onnx
 
+from dpk.runtime.model_file import META_PRECISION, META_SPEC
 from dpk.specs import DpkError
 from dpk.specs.files import atomic_output
 
-__all__ = ["VariantReport", "compare_models", "to_float16", "to_int8"]
+__all__ = [
+    "VARIANT_SUFFIXES",
+    "VariantReport",
+    "compare_models",
+    "export_paths",
+    "to_float16",
+    "to_int8",
+    "variant_path",
+]
+
+Variant = Literal["fp16", "int8"]
+VARIANT_SUFFIXES: dict[str, str] = {"fp16": ".fp16.onnx", "int8": ".int8.onnx"}
+"""The suffix of each variant's file, written beside the float32 file."""
+
+
+def variant_path(output: str | Path, variant: Variant) -> Path:
+    """Where the ``variant`` copy of the model file ``output`` goes: ``NAME.fp16.onnx`` or
+    ``NAME.int8.onnx`` beside ``NAME.onnx``."""
+    return Path(output).with_suffix(VARIANT_SUFFIXES[variant])
+
+
+def export_paths(
+    output: str | Path, *, precision: str = "fp32", quantize: str | None = None
+) -> list[Path]:
+    """Every file an export writes: ``output`` (float32) first, then the variants asked for
+    (``precision="fp16"``, ``quantize="int8"``)."""
+    paths = [Path(output)]
+    if precision == "fp16":
+        paths.append(variant_path(output, "fp16"))
+    if quantize == "int8":
+        paths.append(variant_path(output, "int8"))
+    return paths
+
 
 _PEAK_PREFIX = "dpk_peaks/"
 
@@ -119,7 +153,7 @@ def _with_peaks(
     from dpk.trainer.export.peaks_onnx import append_peak_finder
 
     meta = {p.key: p.value for p in source.metadata_props}
-    spec = ModelSpec.model_validate_json(meta["dpk.spec"])
+    spec = ModelSpec.model_validate_json(meta[META_SPEC])
     maps_info = [o for o in source.graph.output if o.name == "maps"]
     del network.graph.output[:]
     if maps_info:
@@ -150,7 +184,7 @@ def to_float16(source: str | Path, target: str | Path) -> Path:
     network, outputs = _network_only(model)
     converted = convert_float_to_float16(network, keep_io_types=True)
     final = _with_peaks(converted, model, outputs)
-    final.metadata_props.add(key="dpk.precision", value="fp16")
+    final.metadata_props.add(key=META_PRECISION, value="fp16")
     onnx.checker.check_model(final)
     target = Path(target)
     _write(final, target, source)
@@ -204,6 +238,6 @@ def to_int8(source: str | Path, target: str | Path, calibration_images: np.ndarr
         quantized = onnx.load(str(out))
     del quantized.metadata_props[:]
     quantized.metadata_props.extend(model.metadata_props)
-    quantized.metadata_props.add(key="dpk.precision", value="int8")
+    quantized.metadata_props.add(key=META_PRECISION, value="int8")
     _write(quantized, target, source)
     return target
