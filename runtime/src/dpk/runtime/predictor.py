@@ -65,7 +65,7 @@ def resolve_model(value: str | os.PathLike) -> tuple[Path, str]:
     """Turn a ``--model`` value into a model file: an existing file, else a zoo name.
 
     Args:
-        value: A path to a ``.onnx`` file, or a zoo name such as ``stacked_densenet.fly``.
+        value: A path to a ``.onnx`` file, or a zoo name such as ``stacked_densenet.fly13``.
 
     Returns:
         ``(path, name)``: the local file and a name for it (the zoo name or the file name).
@@ -218,16 +218,21 @@ class Predictor:
         """Keypoints for frames of any size, in the pixels of each frame.
 
         Args:
-            images: uint8 (N, H, W, C) or (N, H, W) array, or a list of (H, W[, C]) frames
-                (sizes may differ). Wrap a single frame in a list.
+            images: One frame, uint8 (H, W) or (H, W, C) with C = 1 or 3; or a batch:
+                uint8 (N, H, W, C) or (N, H, W) array, or a list of (H, W[, C]) frames
+                (sizes may differ). A 3-D array whose last axis is 1 or 3 is one frame.
             frame_order: Channel order of 3-channel frames: ``bgr`` (OpenCV) or ``rgb``.
 
         Returns:
-            float32 (N, K, 3): x, y, confidence per keypoint.
+            float32 (N, K, 3): x, y, confidence per keypoint; (K, 3) for one frame.
 
         Raises:
             FrameError: Frames that cannot be converted to the model input.
         """
+        if isinstance(images, np.ndarray) and (
+            images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (1, 3))
+        ):
+            return self.predict(images[None], frame_order=frame_order)[0]
         if not isinstance(images, np.ndarray):
             images = list(images)
         results = []
