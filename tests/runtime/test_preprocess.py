@@ -146,6 +146,16 @@ def test_gray_frames_are_repeated_and_bgr_is_swapped_for_rgb_models():
     assert convert_channels(bgr, "bgr", "bgr") is bgr  # nothing to do, no copy
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("color_order", ["gray", "rgb", "bgr"])
+@pytest.mark.parametrize("frame_order", ["bgr", "rgb"])
+def test_an_empty_batch_converts_to_an_empty_batch(channels, color_order, frame_order):
+    # OpenCV asserts on empty images: an empty set of label images must not reach it.
+    out = convert_channels(np.zeros((0, 8, 6, channels), np.uint8), color_order, frame_order)
+    assert out.shape == (0, 8, 6, 1 if color_order == "gray" else 3)
+    assert out.dtype == np.uint8
+
+
 def test_colour_model_sees_the_right_channel_order():
     spec = make_spec(channels=3, color_order="rgb")
     frame = np.zeros((48, 64, 3), np.uint8)

@@ -68,11 +68,6 @@ def test_zoo_and_trainer_help_name_only_real_models():
     assert not _unknown("\n".join(texts))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime/commands.py's --model help still names stacked_densenet.fly (another "
-    "change owns that file); remove this mark when it names a real model",
-)
 def test_every_help_text_names_only_real_models():
     from dpk.runtime.cli import build_parser
 

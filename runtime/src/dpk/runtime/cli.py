@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, entry_points, version
 
 from dpk.specs.errors import DpkError
+from dpk.zoo.errors import warnings_as_lines
 
 __all__ = [
     "PARTS",
@@ -123,7 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
-        return int(args.func(args) or 0)
+        with warnings_as_lines(f"dpk {args.command}"):  # zoo warnings as one clean line
+            return int(args.func(args) or 0)
     except DpkError as error:
         if debug:
             raise

@@ -25,7 +25,7 @@ __all__ = [
     "register_render",
 ]
 
-_MODEL_HELP = "model: a .onnx file exported by dpk, or a zoo name such as stacked_densenet.fly"
+_MODEL_HELP = "model: a .onnx file exported by dpk, or a zoo name such as stacked_densenet.fly13"
 DEFAULT_MAX_UNREADABLE = 0.05
 """Share of unreadable frames above which predict and render exit with status 1."""
 MAX_BATCH_SIZE = 4096

@@ -167,7 +167,7 @@ def convert_channels(
 
     Returns:
         uint8 (N, H, W, 1) for ``gray``, (N, H, W, 3) otherwise (the input itself when
-        nothing changes).
+        nothing changes); an empty batch gives an empty batch of that shape.
 
     Raises:
         FrameError: The frames have a channel count other than 1 or 3.
@@ -181,6 +181,8 @@ def convert_channels(
         if channels == 1:
             return frames
         n, h, w, _ = frames.shape
+        if frames.size == 0:  # OpenCV refuses empty images
+            return np.zeros((n, h, w, 1), np.uint8)
         code = cv2.COLOR_BGR2GRAY if frame_order == "bgr" else cv2.COLOR_RGB2GRAY
         flat = np.ascontiguousarray(frames).reshape(n * h, w, 3)
         return cv2.cvtColor(flat, code).reshape(n, h, w, 1)

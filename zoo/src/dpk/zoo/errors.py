@@ -59,23 +59,26 @@ def warnings_as_lines(prefix: str = "dpk") -> Iterator[None]:
 
     Python's own format (file, line number, the source line) is for programmers; the
     ``dpk`` command's users get one clean line per distinct warning, on standard error,
-    when the block ends. Other warnings are passed on unchanged.
+    when the block ends (also when it ends with an error, so the warnings come before the
+    error's line). Other warnings are shown as usual, when they happen.
 
     Args:
         prefix: What starts each line (``dpk``, or ``dpk zoo`` for the zoo's verbs).
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ZooWarning)
-        try:
+    pending: list[str] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", ZooWarning)
+            show = warnings.showwarning
+
+            def collect(message, category, filename, lineno, file=None, line=None):
+                if issubclass(category, ZooWarning):
+                    pending.append(" ".join(str(message).split()))
+                else:
+                    show(message, category, filename, lineno, file, line)
+
+            warnings.showwarning = collect
             yield
-        finally:
-            pending = list(caught)
-    seen: set[str] = set()
-    for item in pending:
-        if issubclass(item.category, ZooWarning):
-            text = " ".join(str(item.message).split())
-            if text not in seen:
-                seen.add(text)
-                print(f"{prefix}: warning: {text}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    finally:
+        for text in dict.fromkeys(pending):
+            print(f"{prefix}: warning: {text}", file=sys.stderr)

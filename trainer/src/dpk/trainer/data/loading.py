@@ -97,8 +97,6 @@ def detect_format(path: Path, declared: str = "auto") -> Format:
 def _to_model_channels(images: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
     """Label images (gray or RGB) in the spec's channels and colour order, by the runtime's
     :func:`~dpk.runtime.preprocess.convert_channels` (an empty set keeps its shape)."""
-    if len(images) == 0:
-        return np.zeros((*images.shape[:3], preprocessing.channels), np.uint8)
     return convert_channels(images, preprocessing.color_order, frame_order="rgb")
 
 
