@@ -82,7 +82,7 @@ def plot_before_after(
                 label="dropped",
             )
             for start in np.flatnonzero(np.diff(np.concatenate([[0], filled.astype(int)])) == 1):
-                stop = start + np.argmin(np.concatenate([filled[start:], [False]]))
+                stop = int(start + np.argmin(np.concatenate([filled[start:], [False]])))
                 ax.axvspan(
                     t[start] - 0.5, t[min(stop, len(t)) - 1] + 0.5, color="orange", alpha=0.25, lw=0
                 )
