@@ -171,7 +171,12 @@ def _predict_one(args: argparse.Namespace) -> int:
         raise DpkError(f"{source}: no such video file or image folder")
     model_path, name = resolve_model(args.model)
     predictor = Predictor(
-        model_path, device=args.device, batch_size=args.batch_size, threads=args.threads, name=name
+        model_path,
+        device=args.device,
+        batch_size=args.batch_size,
+        threads=args.threads,
+        name=name,
+        cropped=args.cropped,
     )
     _say(f"model {name} on {predictor.provider}, batch size {predictor.batch_size}")
     started = time.perf_counter()
@@ -344,6 +349,12 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
         "videos, quoted glob patterns ('runs/**/*.mp4') and text files of paths (.txt)",
     )
     parser.add_argument("--model", "-m", required=True, help=_MODEL_HELP)
+    parser.add_argument(
+        "--cropped",
+        action="store_true",
+        help="the frames already are crops around the animal: run a model trained on crops "
+        "(data.crop in its spec) on frames of another size than its crops",
+    )
     parser.add_argument(
         "-o",
         "--output",

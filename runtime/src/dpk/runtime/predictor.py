@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dpk.runtime.crop_guard import check_frame_size
 from dpk.runtime.model_file import (
     INPUT_NAME,
     KEYPOINTS_NAME,
@@ -115,6 +116,9 @@ class Predictor:
         batch_size: Frames per inference call.
         threads: CPU threads for onnxruntime (None = its default).
         name: A name for the model in messages and outputs (default: the file name).
+        cropped: The frames given are already crops around the anchor keypoint. Without
+            it, a model trained on crops (``data.crop`` in its spec) refuses frames of
+            another size than its crops (:class:`~dpk.runtime.crop_guard.CropMismatchError`).
 
     Raises:
         ModelFileError: Missing file, not ONNX, not a dpk model.
@@ -129,6 +133,7 @@ class Predictor:
         batch_size: int = DEFAULT_BATCH_SIZE,
         threads: int | None = None,
         name: str | None = None,
+        cropped: bool = False,
     ):
         if int(batch_size) < 1:
             raise DpkError(f"batch_size must be 1 or more, not {batch_size}")
@@ -145,6 +150,7 @@ class Predictor:
         self.name = name
         self.device = device
         self.batch_size = int(batch_size)
+        self.cropped = bool(cropped)
 
     @classmethod
     def from_pretrained(cls, name: str, device: Device = "auto", **kwargs) -> Predictor:
@@ -178,6 +184,10 @@ class Predictor:
     def preprocessing(self) -> Preprocessing:
         """The model input and how frames are fitted to it."""
         return self.model_file.preprocessing
+
+    def check_frame_size(self, height: int, width: int) -> None:
+        """Refuse frames of another size than the crops a crop-trained model learnt on."""
+        check_frame_size(self.spec, height, width, self.name, cropped=self.cropped)
 
     # ------------------------------------------------------------------ running
     def run(self, batch: np.ndarray) -> np.ndarray:
@@ -237,6 +247,8 @@ class Predictor:
             images = list(images)
         results = []
         for chunk in _split(images, self.batch_size):
+            for frame in chunk[:1] if isinstance(chunk, np.ndarray) else chunk:
+                self.check_frame_size(*np.shape(frame)[:2])
             batch, transforms = fit_frames(chunk, self.preprocessing, frame_order=frame_order)
             results.append(to_frame_coordinates(self._run(batch), transforms))
         if not results:
@@ -261,6 +273,7 @@ class Predictor:
                 readable[n] = False
                 errors[read.index] = read.error or "unreadable"
             else:
+                self.check_frame_size(*read.frame.shape[:2])
                 readable[n] = True
                 images[len(transforms)], transform = fitter(read.frame)
                 transforms.append(transform)
@@ -287,6 +300,8 @@ class Predictor:
                 f"{source.path}: the frame range start={source.start} stop={source.stop} is "
                 f"empty (the source has {n if n is not None else 'an unknown number of'} frames)"
             )
+        if source.info.get("height") and source.info.get("width"):
+            self.check_frame_size(source.info["height"], source.info["width"])
         k = self.model_file.n_keypoints
         all_indices: list[np.ndarray] = []
         all_keypoints: list[np.ndarray] = []
