@@ -13,6 +13,7 @@ format   suffixes              module
 ``slp``  ``.slp``              ``sleap`` (needs ``dpk-runtime[sleap]``)
 ``nwb``  ``.nwb``              ``nwb``: ndx-pose (needs ``dpk-runtime[sleap]``)
 ``dlc``  ``.csv``, ``.h5``     ``dlc_predictions``: DeepLabCut analysis table
+``coco`` ``.json``             ``coco``: COCO keypoints (``poses.coco.json``)
 ======== ===================== ================================================
 
 A suffix several formats share is written in the first format listed for it (``.csv``:
@@ -132,6 +133,16 @@ _FORMAT_LIST = (
         "save_predictions_dlc",
         "load_predictions_dlc",
         detect="is_dlc_predictions",
+    ),
+    PredictionFormat(
+        "coco",
+        (".json",),
+        "COCO keypoints JSON",
+        "dpk.runtime.formats.coco",
+        "save_predictions_coco",
+        "load_predictions_coco",
+        detect="is_coco_json",
+        takes_options=True,
     ),
 )
 FORMATS: dict[str, PredictionFormat] = {f.name: f for f in _FORMAT_LIST}

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 DEFAULT_VISIBILITY_THRESHOLD = 0.2
-"""Points below this confidence are written as not visible (SLEAP)."""
+"""Points below this confidence are written as not visible (SLEAP; COCO ``v=1``)."""
 
 
 @dataclass
@@ -82,7 +82,7 @@ class WriteOptions:
     Attributes:
         nwb: Session and subject metadata for NWB.
         visibility_threshold: Points with a confidence below this are not visible in
-            SLEAP files (they keep their coordinates).
+            SLEAP files and ``v=1`` in COCO files (they keep their coordinates).
     """
 
     nwb: NwbMetadata = field(default_factory=NwbMetadata)
@@ -151,7 +151,8 @@ def add_write_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_VISIBILITY_THRESHOLD,
         metavar="CONF",
-        help="SLEAP outputs: points below this confidence are not visible (default "
+        help="SLEAP and COCO outputs: points below this confidence are not visible "
+        "(COCO v=1 instead of 2; default "
         f"{DEFAULT_VISIBILITY_THRESHOLD})",
     )
 
