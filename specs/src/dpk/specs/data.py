@@ -38,7 +38,7 @@ def resolve_path(path: str, base_dir: str | Path) -> Path:
     return Path(os.path.abspath(Path(base_dir) / expanded))
 
 
-LabelFormat = Literal["auto", "dpk_h5", "dlc", "slp"]
+LabelFormat = Literal["auto", "dpk_h5", "dlc", "slp", "coco"]
 
 
 class FrameRange(StrictModel):

@@ -219,7 +219,8 @@ def save_predictions_coco(
     threshold = (options or WriteOptions()).visibility_threshold
     info = predictions.source_info
     video = Path(predictions.source).name if predictions.source else "video"
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for row, frame in enumerate(predictions.frame_indices.tolist()):
         if predictions.image_names is not None:
             name = predictions.image_names[row]

@@ -31,6 +31,7 @@ from typing import Literal
 import numpy as np
 
 from dpk.runtime.formats import hdf5_kind
+from dpk.runtime.formats.coco import is_coco_json
 from dpk.runtime.formats.dlc import is_dlc_path, load_dlc
 from dpk.runtime.formats.dpk_h5 import load_dpk_h5, stored_keypoint_names
 from dpk.runtime.formats.sleap import SleapLabels, load_slp
@@ -40,7 +41,8 @@ from dpk.specs.data import DataSpec, resolve_path
 from dpk.specs.errors import DpkError
 from dpk.specs.model import ModelSpec
 from dpk.specs.preprocessing import Preprocessing
-from dpk.trainer.data.crops import crop_labels, crop_sleap, keypoint_columns
+from dpk.trainer.data.crops import CropStats, crop_frames, crop_labels, crop_sleap, keypoint_columns
+from dpk.trainer.data.formats.coco import load_coco_labels
 from dpk.trainer.data.splits import split_examples, split_labels
 
 __all__ = [
@@ -50,7 +52,7 @@ __all__ = [
     "resolve_data_path",
 ]
 
-Format = Literal["dpk_h5", "dlc", "slp"]
+Format = Literal["dpk_h5", "dlc", "slp", "coco"]
 
 
 def resolve_data_path(path: str, base_dir: str | Path) -> Path:
@@ -62,7 +64,8 @@ def resolve_data_path(path: str, base_dir: str | Path) -> Path:
 def detect_format(path: Path, declared: str = "auto") -> Format:
     """The label format of ``path``: ``.slp`` -> slp; ``.h5`` with an ``annotations``
     dataset -> dpk_h5; a DeepLabCut project folder, ``config.yaml`` or CollectedData
-    CSV/HDF5 -> dlc.
+    CSV/HDF5 -> dlc; a ``.json`` with COCO ``images``, ``annotations`` and keypoint
+    ``categories`` -> coco.
 
     Raises:
         DpkError: The path does not exist or its format cannot be told.
@@ -87,10 +90,13 @@ def detect_format(path: Path, declared: str = "auto") -> Format:
             )
     if is_dlc_path(path):
         return "dlc"
+    if suffix == ".json" and path.is_file() and is_coco_json(path):
+        return "coco"
     raise DpkError(
         f"{path}: cannot tell the labels format: expected a SLEAP .slp, a DeepPoseKit .h5 "
         "(with an 'annotations' dataset), a DeepLabCut project folder, config.yaml or "
-        "CollectedData CSV/HDF5; set data.format if the name misleads"
+        "CollectedData CSV/HDF5, or a COCO keypoints .json; set data.format if the name "
+        "misleads"
     )
 
 
@@ -105,6 +111,28 @@ def _load_dpk_h5(path: Path, spec: ModelSpec) -> Labels:
         return load_dpk_h5(path, on_asymmetric_swap="accept")
     # No names in the file: the spec's skeleton names its keypoints, in order.
     return load_dpk_h5(path, spec.skeleton)
+
+
+def _load_coco(path: Path, spec: ModelSpec) -> Labels:
+    """COCO images: whole images (one animal each), or crops around every animal."""
+    coco = load_coco_labels(path)
+    data = spec.data
+    assert data is not None
+    if data.crop is None:
+        return coco.to_labels()
+    columns = keypoint_columns(coco.skeleton.names, spec.skeleton.names, str(path))
+    stats = CropStats()
+    labels = crop_frames(
+        coco.iter_frames(),
+        {i: points[:, columns] for i, points in coco.instances.items()},
+        skeleton=spec.skeleton,
+        crop=data.crop,
+        source_of=coco.source,
+        origin=str(path),
+        stats=stats,
+    )
+    stats.warn_skipped(str(path), data.crop)
+    return labels
 
 
 def _warn_unconfirmed(labels: Labels) -> None:
@@ -236,13 +264,15 @@ def load_training_data(spec: ModelSpec, base_dir: str | Path) -> tuple[Labels, L
     if fmt == "slp":
         train, validation = _load_sleap(path, spec, base_dir)
     else:
-        if fmt == "dpk_h5":
+        if fmt == "coco":
+            labels = _load_coco(path, spec)
+        elif fmt == "dpk_h5":
             labels = _load_dpk_h5(path, spec)
             _warn_unconfirmed(labels)
         else:
             labels = load_dlc(path)
         labels = labels.select_keypoints(spec.skeleton)
-        if data.crop is not None:
+        if data.crop is not None and fmt != "coco":
             labels = crop_labels(labels, data.crop)
         train, validation = split_labels(labels, data=data, training=spec.training)
     for part in (train, validation):
