@@ -172,7 +172,10 @@ def render_video(
     written = 0
     with atomic_output(output, inputs=[video]) as tmp:
         writer = cv2.VideoWriter(
-            str(tmp), cv2.VideoWriter.fourcc(*(codec or CODECS[suffix])), fps, (width, height)
+            str(tmp),
+            cv2.VideoWriter_fourcc(*(codec or CODECS[suffix])),  # type: ignore[attr-defined]
+            fps,
+            (width, height),
         )
         if not writer.isOpened():
             raise OutputError(
