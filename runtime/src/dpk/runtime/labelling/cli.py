@@ -1,0 +1,222 @@
+"""``dpk sample``, ``dpk annotate``, ``dpk outliers`` and ``dpk merge`` (registered through
+the ``dpk.commands`` entry points; handlers import what they need when they run)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["register_annotate", "register_merge", "register_outliers", "register_sample"]
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value
+
+
+def _skeleton(args: argparse.Namespace):
+    from dpk.runtime.labelling.project import ProjectError
+    from dpk.specs.skeleton import Skeleton
+
+    if args.skeleton:
+        if Path(args.skeleton).suffix.lower() == ".csv":
+            return Skeleton.from_csv(args.skeleton)
+        from dpk.runtime.predictor import Predictor
+
+        return Predictor(args.skeleton).skeleton
+    if args.keypoints:
+        return Skeleton.from_names([n.strip() for n in args.keypoints.split(",") if n.strip()])
+    raise ProjectError(
+        f"{args.output}: a new project needs its keypoints: --keypoints nose,tail,... or "
+        "--skeleton skeleton.csv (name,parent,swap) or --skeleton MODEL"
+    )
+
+
+# ----------------------------------------------------------------------- sample
+def _sample(args: argparse.Namespace) -> int:
+    from dpk.runtime.labelling.project import Project
+    from dpk.runtime.labelling.sample import sample_frames
+
+    output = Path(args.output)
+    project = Project.load(output) if output.exists() else Project.new(output, _skeleton(args))
+    picked = sample_frames(
+        project, args.videos, args.n, seed=args.seed, size=args.size, progress=not args.quiet
+    )
+    project.save()
+    for video, frames in picked.items():
+        print(f"{video.name}: {len(frames)} frames added")
+    print(f"wrote {output} ({len(project.frames)} frames); next: dpk annotate {output}")
+    return 0
+
+
+def register_sample(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk sample``."""
+    parser = subparsers.add_parser(
+        "sample",
+        help="pick frames to label from videos (k-means) into a label project",
+        description="Pick frames to label by k-means on downsampled frames (each video its "
+        "share; blurry and duplicate frames skipped) into a new or existing label project "
+        "(a SLEAP .slp file).",
+        epilog="example: dpk sample mouse.mp4 -n 20 -o mouse.slp --keypoints nose,tail",
+    )
+    parser.add_argument("videos", nargs="+", help="video files")
+    parser.add_argument("-n", type=_positive, required=True, help="frames to add, over all videos")
+    parser.add_argument("-o", "--output", required=True, help="the label project (.slp)")
+    parser.add_argument("--keypoints", help="keypoint names of a new project, comma-separated")
+    parser.add_argument(
+        "--skeleton",
+        help="skeleton of a new project: a CSV (name,parent,swap), a model file or zoo name",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="k-means seed (default 0)")
+    parser.add_argument("--size", type=_positive, default=32, help="thumbnail side (default 32)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_sample)
+
+
+# ----------------------------------------------------------------------- annotate
+def _annotate(args: argparse.Namespace) -> int:
+    from dpk.runtime.labelling.project import Project, ProjectError
+    from dpk.runtime.labelling.server import AnnotationServer, ProjectLock, prefill
+
+    project = Project.load(args.project)
+    if args.relink:
+        for old, new in project.relink(args.relink):
+            print(f"relinked {old} -> {new}")
+    project.check_videos()
+    if not project.frames:
+        raise ProjectError(
+            f"{args.project}: has no frames; add some with dpk sample VIDEO -o {args.project}"
+        )
+    lock = ProjectLock(project.path)
+    lock.acquire()
+    try:
+        if args.relink:
+            project.save()
+        if args.model:
+            filled = prefill(project, args.model, progress=not args.quiet)
+            project.save()
+            print(f"pre-filled {filled} frames with {args.model} (marked predicted, unreviewed)")
+        server = AnnotationServer(project, port=args.port)
+        print(
+            f"annotating {project.path}: open {server.url} (Ctrl-C stops; every change is saved)",
+            flush=True,
+        )
+        if args.open:
+            import webbrowser
+
+            webbrowser.open(server.url)
+        try:
+            server.serve_forever()
+        finally:
+            server.shutdown()
+    finally:
+        lock.release()
+    return 0
+
+
+def register_annotate(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk annotate``."""
+    parser = subparsers.add_parser(
+        "annotate",
+        help="label frames in the browser (a page served on 127.0.0.1)",
+        description="Serve the annotation page of a label project on 127.0.0.1: place keypoints "
+        "with the mouse and keyboard; every change is saved to the project at once.",
+        epilog="example: dpk annotate mouse.slp --model mouse.onnx",
+    )
+    parser.add_argument("project", help="the label project (.slp)")
+    parser.add_argument(
+        "--model",
+        help="pre-fill unlabelled frames with this model's predictions (file or zoo name)",
+    )
+    parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    parser.add_argument(
+        "--relink",
+        action="append",
+        metavar="VIDEO",
+        help="a video that moved (matched by file name)",
+    )
+    parser.add_argument("--open", action="store_true", help="open the page in the web browser")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_annotate)
+
+
+# ----------------------------------------------------------------------- outliers
+def _outliers(args: argparse.Namespace) -> int:
+    from dpk.runtime.formats import load_predictions
+    from dpk.runtime.labelling.outliers import add_outliers
+    from dpk.runtime.labelling.project import Project, ProjectError
+
+    if not Path(args.video).is_file():
+        raise ProjectError(f"{args.video}: video file not found")
+    project = Project.load(args.project)
+    predictions = load_predictions(args.poses)
+    found = add_outliers(project, predictions, args.video, n=args.n, min_gap=args.min_gap)
+    project.save()
+    for outlier in found:
+        print(f"frame {outlier.frame}: {outlier.reason} (z = {outlier.score:.1f})")
+    print(
+        f"added {len(found)} frames to {project.path} for review; next: dpk annotate {project.path}"
+    )
+    return 0
+
+
+def register_outliers(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk outliers``."""
+    parser = subparsers.add_parser(
+        "outliers",
+        help="add the most unusual predicted frames to a label project for review",
+        description="Rank the frames of a predicted video by low confidence, temporal jumps and "
+        "bone lengths far from the labelled ones, and add the worst to the project (predicted "
+        "points marked unreviewed).",
+        epilog="example: dpk outliers poses.h5 mouse.mp4 -p mouse.slp -n 20",
+    )
+    parser.add_argument("poses", help="predictions of the video (from dpk predict)")
+    parser.add_argument("video", help="the video they were made on")
+    parser.add_argument("-p", "--project", required=True, help="the label project (.slp)")
+    parser.add_argument("-n", type=_positive, default=20, help="frames to add (default 20)")
+    parser.add_argument(
+        "--min-gap", type=_positive, default=5, help="frames between picks at least (default 5)"
+    )
+    parser.set_defaults(func=_outliers)
+
+
+# ----------------------------------------------------------------------- merge
+def _merge(args: argparse.Namespace) -> int:
+    from dpk.runtime.labelling.merge import merge_projects
+    from dpk.runtime.labelling.project import Project
+
+    into = Project.load(args.project)
+    others = [Project.load(path) for path in args.others]
+    reports = [merge_projects(into, other, prefer=args.prefer) for other in others]
+    into.save(args.output or into.path)
+    for path, report in zip(args.others, reports, strict=True):
+        print(
+            f"{path}: {report.added} frames added, {report.filled} filled, {report.same} the same, "
+            f"{len(report.conflicts)} conflicts"
+        )
+        for name, index in report.conflicts:
+            kept = "took theirs" if args.prefer == "other" else "kept ours"
+            print(f"  conflict: {name} frame {index} labelled differently ({kept})")
+    print(f"wrote {args.output or into.path} ({len(into.frames)} frames)")
+    return 1 if any(r.conflicts for r in reports) and args.prefer == "this" else 0
+
+
+def register_merge(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk merge``."""
+    parser = subparsers.add_parser(
+        "merge",
+        help="join label projects (same skeleton; conflicts reported, never overwritten)",
+        description="Merge label projects into the first. Frames labelled differently in two "
+        "projects are conflicts: reported, and the first project's labels kept unless "
+        "--prefer other (exit status 1 when conflicts were kept).",
+        epilog="example: dpk merge mouse.slp outliers.slp",
+    )
+    parser.add_argument("project", help="the project that receives the frames (.slp)")
+    parser.add_argument("others", nargs="+", help="projects to merge in")
+    parser.add_argument("-o", "--output", help="write the result here instead of PROJECT")
+    parser.add_argument(
+        "--prefer", choices=("this", "other"), default="this", help="whose labels win a conflict"
+    )
+    parser.set_defaults(func=_merge)
