@@ -5,6 +5,10 @@
 cd "$ROOT"
 start=$(date +%s)
 make_venv .venv -e ./specs -e ./zoo -e './runtime[dask]' -e './trainer' -r requirements-dev.txt
+# The annotation page's tests drive the system's Chromium (Debian's package; as root in CI).
+command -v chromium >/dev/null 2>&1 ||
+  { [ "$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } ||
+  echo "no chromium: the browser tests skip"
 echo "environment ready in $(( $(date +%s) - start ))s"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

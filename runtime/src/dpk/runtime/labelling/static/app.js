@@ -6,7 +6,7 @@ const S = {
   project: null, pos: 0, frame: null, image: null, k: 0,
   view: { scale: 1, ox: 0, oy: 0, fitted: false },
   undo: {}, redo: {}, token: null, readonly: false,
-  queue: Promise.resolve(), pending: 0, mouse: null, drag: null, pan: null,
+  queue: Promise.resolve(), pending: 0, loading: false, mouse: null, drag: null, pan: null,
 };
 const $ = (id) => document.getElementById(id);
 const canvas = $("canvas");
@@ -49,8 +49,12 @@ async function heartbeat() {
 }
 
 async function openFrame(pos) {
-  if (pos < 0 || pos >= S.project.frames.length) return;
-  await S.queue;  // never leave a frame with its save still on the way
+  if (pos < 0 || pos >= S.project.frames.length || S.loading) return;
+  S.loading = true;
+  try { await S.queue; await loadFrame(pos); } finally { S.loading = false; }
+}
+
+async function loadFrame(pos) {  // after the frame's saves, never while another loads
   S.pos = pos;
   sessionStorage.setItem("dpkPos", String(pos));
   S.frame = await api("GET", "/api/frame/" + pos);
@@ -218,7 +222,7 @@ canvas.addEventListener("contextmenu", (e) => e.preventDefault());
 canvas.addEventListener("mousedown", (e) => {
   canvas.focus();
   if (e.button === 2 || e.button === 1 || e.shiftKey) { S.pan = [e.clientX, e.clientY]; return; }
-  if (e.button !== 0 || !S.frame) return;
+  if (e.button !== 0 || !S.frame || S.loading) return;
   const [x, y] = toImage(e.clientX, e.clientY);
   const hit = nearest(e.clientX, e.clientY);
   if (hit >= 0 && hit !== S.k) { S.k = hit; listKeypoints(); draw(); }
@@ -263,7 +267,7 @@ canvas.addEventListener("wheel", (e) => {
 }, { passive: false });
 
 document.addEventListener("keydown", (e) => {
-  if (!S.frame) return;
+  if (!S.frame || S.loading) return;
   const f = S.frame, i = S.k, key = e.key;
   const ctrl = e.ctrlKey || e.metaKey;
   if (ctrl && (key === "z" || key === "Z")) { e.preventDefault(); if (e.shiftKey) restore(S.redo, S.undo); else restore(S.undo, S.redo); return; }
@@ -315,5 +319,8 @@ document.addEventListener("keydown", (e) => {
 window.addEventListener("resize", () => { resize(); draw(); });
 
 // For scripted sessions and tests: image pixels -> page coordinates, and unsaved changes.
-window.dpk = { toClient, toImage, pending: () => S.pending, state: () => S, ready: false };
+window.dpk = {
+  toClient, toImage, pending: () => S.pending, state: () => S, ready: false,
+  idle: () => S.pending === 0 && !S.loading,
+};
 start().then(() => { window.dpk.ready = true; }).catch((e) => { message(String(e)); savedState("error", "failed"); });
