@@ -10,6 +10,12 @@ once from start to end (no seeking), so that a 1500-frame 1024x1024 clip never s
 memory whole. Coordinates follow dpk's convention, which sleap-io shares since SLEAP
 format 1.1: the centre of the top-left pixel is (0, 0).
 
+A project with several videos is read video by video (:func:`load_slp_videos`: one
+:class:`SleapLabels` per video that has user instances, frames of different videos may
+differ in size); a video that is an image sequence (a list of image files) reads frame
+``i`` from its ``i``-th file (stored path, else relative to the ``.slp``'s folder, else
+the file's name in that folder).
+
 Skeletons map as: node names -> keypoint names, edge ``(source, destination)`` ->
 ``destination`` hangs from ``source``, symmetry pairs -> left/right swaps.
 """
@@ -37,6 +43,7 @@ __all__ = [
     "SleapLabels",
     "load_predictions_slp",
     "load_slp",
+    "load_slp_videos",
     "save_predictions_slp",
 ]
 
@@ -71,6 +78,9 @@ class SleapLabels:
         grayscale: Whether the file says the video is grayscale (None when it does not).
         embedded: Whether the frames are embedded in the ``.slp`` (a ``.pkg.slp``); they
             are then read through sleap-io, frame by frame, as it returns them.
+        image_files: For an image-sequence video: the image of each frame index (the
+            video's frame ``i`` is ``image_files[i]``); None for a video file.
+        video_index: The video's position in the file's ``videos``.
     """
 
     path: Path
@@ -82,6 +92,8 @@ class SleapLabels:
     track_names: list[str] = field(default_factory=list)
     grayscale: bool | None = None
     embedded: bool = False
+    image_files: list[Path] | None = None
+    video_index: int = 0
 
     def __len__(self) -> int:
         """Number of labelled frames."""
@@ -97,8 +109,17 @@ class SleapLabels:
         """The most instances in one frame."""
         return max((len(a) for a in self.instances.values()), default=0)
 
+    @property
+    def video_key(self) -> str:
+        """What tells this video from the file's others (its path, or its first image)."""
+        if self.embedded:
+            return f"{self.video_path}#video={self.video_index}"
+        return str(self.video_path)
+
     def source(self, frame_index: int) -> str:
-        """The source string of a frame: ``"<video>#frame=<index>"``."""
+        """The source string of a frame: ``"<video>#frame=<index>"``, or its image file."""
+        if self.image_files is not None:
+            return str(self.image_files[int(frame_index)])
         return video_source(str(self.video_path), frame_index)
 
     def subset_frames(self, keep: Iterable[int]) -> SleapLabels:
@@ -115,6 +136,8 @@ class SleapLabels:
             track_names=self.track_names,
             grayscale=self.grayscale,
             embedded=self.embedded,
+            image_files=self.image_files,
+            video_index=self.video_index,
         )
 
     def iter_frames(
@@ -140,6 +163,9 @@ class SleapLabels:
         if self.embedded:
             yield from self._iter_embedded(wanted)
             return
+        if self.image_files is not None:
+            yield from self._iter_images(wanted)
+            return
         capture = cv2.VideoCapture(str(self.video_path))
         if not capture.isOpened():
             raise DpkError(f"{self.video_path}: cannot open the video (not a video, or damaged)")
@@ -157,22 +183,24 @@ class SleapLabels:
                 if not ok or frame is None:
                     raise self._ended(position, index)
                 position += 1
-                if frame.ndim == 2:
-                    frame = frame[..., None]
-                if gray is None:
-                    gray = frame.shape[-1] == 1 or bool(
-                        np.array_equal(frame[..., 0], frame[..., 1])
-                        and np.array_equal(frame[..., 1], frame[..., 2])
-                    )
-                if frame.shape[-1] == 1:
-                    image = frame if gray else np.repeat(frame, 3, axis=-1)
-                elif gray:
-                    image = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)[..., None]
-                else:
-                    image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                image, gray = _to_image(frame, gray)
                 yield index, image
         finally:
             capture.release()
+
+    def _iter_images(self, wanted: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+        files = self.image_files or []
+        gray = self.grayscale
+        for index in wanted:
+            if not 0 <= index < len(files):
+                raise DpkError(
+                    f"{self.path}: frame {index} of an image sequence of {len(files)} images"
+                )
+            frame = cv2.imread(str(files[index]), cv2.IMREAD_COLOR)
+            if frame is None:
+                raise DpkError(f"{files[index]}: cannot decode the image (for {self.path})")
+            image, gray = _to_image(frame, gray)
+            yield index, image
 
     def _ended(self, position: int, index: int) -> DpkError:
         return DpkError(
@@ -183,7 +211,7 @@ class SleapLabels:
     def _iter_embedded(self, wanted: list[int]) -> Iterator[tuple[int, np.ndarray]]:
         sio = _sleap_io()
         labels = sio.load_slp(str(self.path), open_videos=True)
-        video = labels.videos[0]
+        video = labels.videos[self.video_index]
         for index in wanted:
             try:
                 frame = np.asarray(video[index])
@@ -196,11 +224,27 @@ class SleapLabels:
             yield index, frame.astype(np.uint8)
 
 
-def _stored_video_name(path: Path) -> str | None:
+def _to_image(frame: np.ndarray, gray: bool | None) -> tuple[np.ndarray, bool]:
+    """An OpenCV frame as (H, W, 1) gray or (H, W, 3) RGB; ``gray`` None = decide from it."""
+    if frame.ndim == 2:
+        frame = frame[..., None]
+    if gray is None:
+        gray = frame.shape[-1] == 1 or bool(
+            np.array_equal(frame[..., 0], frame[..., 1])
+            and np.array_equal(frame[..., 1], frame[..., 2])
+        )
+    if frame.shape[-1] == 1:
+        return (frame if gray else np.repeat(frame, 3, axis=-1)), gray
+    if gray:
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)[..., None], gray
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), gray
+
+
+def _stored_video_name(path: Path, index: int = 0) -> str | None:
     """The video file name exactly as the ``.slp`` stores it."""
     try:
         with h5py.File(path, "r") as f:
-            raw = f["videos_json"][0]
+            raw = f["videos_json"][index]
     except (OSError, KeyError, IndexError, ValueError):
         return None
     try:
@@ -253,7 +297,7 @@ def _skeleton_from_sleap(sk: Any, source: str) -> Skeleton:
 
 
 def load_slp(path: str | Path, video: str | Path | None = None) -> SleapLabels:
-    """Read the user-labelled instances of a SLEAP file, without decoding any frame.
+    """Read the user-labelled instances of a SLEAP file of one video, decoding no frame.
 
     Predicted instances are not training data and are left out; frames without user
     instances are skipped.
@@ -263,8 +307,38 @@ def load_slp(path: str | Path, video: str | Path | None = None) -> SleapLabels:
         video: The video file, when the path stored in the file is stale.
 
     Raises:
-        DpkError: sleap-io missing, the file unreadable, several videos or skeletons,
-            a skeleton that is not a tree, no user-labelled frames, or the video not found.
+        DpkError: sleap-io missing, the file unreadable, several videos with labels (read
+            them with :func:`load_slp_videos`) or skeletons, a skeleton that is not a
+            tree, no user-labelled frames, or the video not found.
+    """
+    parts = load_slp_videos(path, video=video)
+    if len(parts) != 1:
+        raise DpkError(
+            f"{path}: has labels on {len(parts)} videos; read it with load_slp_videos "
+            "(dpk train does), or split the project with sleap-io, one .slp per video"
+        )
+    return parts[0]
+
+
+def _image_files(path: Path, names: list[str]) -> list[Path]:
+    """The files of an image-sequence video (see the module notes for where they are)."""
+    return [_resolve_video(path, str(name), None) for name in names]
+
+
+def load_slp_videos(path: str | Path, video: str | Path | None = None) -> list[SleapLabels]:
+    """Read the user-labelled instances of a SLEAP file, one :class:`SleapLabels` per video.
+
+    Videos without user instances are left out; videos keep the file's order. Each may be
+    a video file, an image sequence or embedded images, and videos may differ in size.
+
+    Args:
+        path: The ``.slp`` file.
+        video: The video file, when the path stored in a one-video file is stale.
+
+    Raises:
+        DpkError: sleap-io missing, the file unreadable, several skeletons, a skeleton
+            that is not a tree, no user-labelled frames, a video or image not found, or
+            ``video`` given for a file of several videos.
     """
     path = Path(path)
     source = str(path)
@@ -281,23 +355,43 @@ def load_slp(path: str | Path, video: str | Path | None = None) -> SleapLabels:
         raise DpkError(
             f"{source}: has {len(labels.skeletons)} skeletons; dpk trains one skeleton per model"
         )
-    if len(labels.videos) != 1:
+    if video is not None and len(labels.videos) > 1:
         raise DpkError(
-            f"{source}: has {len(labels.videos)} videos; dpk reads labels of one video per "
-            "file (split the project with sleap-io, one .slp per video)"
+            f"{source}: has {len(labels.videos)} videos, so one data.video cannot replace "
+            "them; fix the video paths in the .slp (sleap-io's Labels.replace_filenames)"
         )
     skeleton = _skeleton_from_sleap(labels.skeletons[0], source)
-    sio_video = labels.videos[0]
+    parts = []
+    for index, sio_video in enumerate(labels.videos):
+        frames = [f for f in labels.labeled_frames if f.video is sio_video]
+        part = _video_labels(path, labels, index, sio_video, frames, skeleton, video)
+        if part is not None:
+            parts.append(part)
+    if not parts:
+        raise DpkError(f"{source}: no frames with user-labelled instances (empty set)")
+    return parts
+
+
+def _video_labels(
+    path: Path,
+    labels: Any,
+    video_index: int,
+    sio_video: Any,
+    labeled_frames: list[Any],
+    skeleton: Skeleton,
+    video: str | Path | None,
+) -> SleapLabels | None:
+    """The user instances of one video, or None when it has none."""
+    source = str(path)
     metadata = dict(getattr(sio_video, "backend_metadata", {}) or {})
-    embedded = bool(metadata.get("dataset")) or str(sio_video.filename) in (".", source)
-    if embedded:
-        video_path = path
-    else:
-        stored = _stored_video_name(path) or str(sio_video.filename)
-        video_path = _resolve_video(path, stored, video)
+    filename = sio_video.filename
+    image_files = None
+    embedded = bool(metadata.get("dataset")) or (
+        isinstance(filename, str) and filename in (".", source)
+    )
     instances: dict[int, np.ndarray] = {}
     tracks: dict[int, list[str | None]] = {}
-    for frame in labels.labeled_frames:
+    for frame in labeled_frames:
         users = [i for i in frame.instances if type(i).__name__ == "Instance"]
         if not users:
             continue
@@ -310,7 +404,15 @@ def load_slp(path: str | Path, video: str | Path | None = None) -> SleapLabels:
             instances[index] = points
             tracks[index] = [i.track.name if i.track else None for i in users]
     if not instances:
-        raise DpkError(f"{source}: no frames with user-labelled instances (empty set)")
+        return None
+    if embedded:
+        video_path = path
+    elif isinstance(filename, list | tuple):
+        image_files = _image_files(path, [str(name) for name in filename])
+        video_path = image_files[0]
+    else:
+        stored = _stored_video_name(path, video_index) or str(filename)
+        video_path = _resolve_video(path, stored, video)
     grayscale = metadata.get("grayscale")
     return SleapLabels(
         path=path,
@@ -322,6 +424,8 @@ def load_slp(path: str | Path, video: str | Path | None = None) -> SleapLabels:
         track_names=[t.name for t in labels.tracks],
         grayscale=None if grayscale is None else bool(grayscale),
         embedded=embedded,
+        image_files=image_files,
+        video_index=video_index,
     )
 
 
