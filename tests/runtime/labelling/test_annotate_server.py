@@ -1,0 +1,157 @@
+"""``dpk annotate`` as a process: SIGKILL during saves loses nothing saved, one server per
+project, moved videos and bad requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dpk.runtime.labelling.project import LABELLED, Project
+from dpk.specs.skeleton import Skeleton
+from tests.runtime.conftest import write_dot_video
+
+pytest.importorskip("sleap_io")
+
+NAMES = ["a", "b", "c"]
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    video = tmp_path / "dots.avi"
+    write_dot_video(video, n=30)
+    project = Project.new(tmp_path / "p.slp", Skeleton.from_names(NAMES))
+    vid = project.video_id(video)
+    for index in range(0, 30, 3):
+        project.add_frame(vid, index)
+    project.save()
+    return project
+
+
+def start_annotate(path: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "dpk.runtime.cli", "annotate", str(path), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines = []
+    for line in child.stdout:
+        lines.append(line)
+        found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        if found:
+            return child, found.group(0)
+    child.kill()
+    raise AssertionError(f"no address in {lines!r}: {child.stderr.read()}")
+
+
+def call(url: str, method: str = "GET", body=None, token: str | None = None):
+    request = urllib.request.Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"X-Dpk-Token": token or "", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_sigkill_during_saves_loses_nothing_saved(project):
+    child, url = start_annotate(project.path)
+    token = call(url + "api/claim", "POST", {})["token"]
+    acknowledged: dict[int, float] = {}
+    stop = threading.Event()
+
+    def label() -> None:
+        value = 1.0
+        while not stop.is_set():
+            position = int(value) % 10
+            body = {"x": [value, 1, 2], "y": [3, 4, 5], "state": ["labelled"] * 3}
+            try:
+                call(url + f"api/frame/{position}", "PUT", body, token)
+            except (urllib.error.URLError, ConnectionError, OSError):
+                return  # the server is gone
+            acknowledged[position] = value
+            value += 1.0
+
+    worker = threading.Thread(target=label)
+    worker.start()
+    while len(acknowledged) < 10 or max(acknowledged.values()) < 25:
+        worker.join(0.05)
+    os.kill(child.pid, signal.SIGKILL)  # while saves are going on
+    stop.set()
+    worker.join()
+    child.wait()
+    saved = Project.load(project.path)  # the project opens
+    frames = list(saved.frames.values())
+    for position, value in acknowledged.items():
+        # every acknowledged save is there (or a later one that had not been acknowledged)
+        assert frames[position].state.tolist() == [LABELLED] * 3
+        assert frames[position].xy[0, 0] >= value
+    # the killed server's lock is stale: a new server takes the project over
+    again, url = start_annotate(project.path)
+    try:
+        assert call(url + "api/project")["names"] == NAMES
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.wait(10)
+    assert not project.path.with_name("p.slp.lock").exists()
+
+
+def test_one_server_per_project(project, run_cli):
+    child, _url = start_annotate(project.path)
+    try:
+        code, _out, err = run_cli("annotate", project.path)
+        assert code == 2 and "already open in dpk annotate" in err
+    finally:
+        child.send_signal(signal.SIGINT)
+        child.wait(10)
+
+
+def test_moved_video_is_a_clear_error_and_relink_fixes_it(project, tmp_path, run_cli):
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    new = moved / "dots.avi"
+    (tmp_path / "dots.avi").rename(new)
+    code, _out, err = run_cli("annotate", project.path)
+    assert code == 2
+    assert "dots.avi not found" in err and "--relink" in err
+    child, url = start_annotate(project.path, "--relink", str(new))
+    try:
+        image = urllib.request.urlopen(url + "api/image/0.png", timeout=10).read()
+        assert image[:4] == b"\x89PNG"
+    finally:
+        child.send_signal(signal.SIGINT)
+        child.wait(10)
+    assert Project.load(project.path).videos == [new.resolve()]
+
+
+def test_bad_requests(project):
+    from dpk.runtime.labelling.server import AnnotationServer
+
+    server = AnnotationServer(Project.load(project.path))
+    server.start()
+    try:
+        token = call(server.url + "api/claim", "POST", {})["token"]
+        for position, body, code in (
+            (99, {"x": [1] * 3, "y": [1] * 3, "state": ["labelled"] * 3}, 404),
+            (0, {"x": [1], "y": [1], "state": ["labelled"]}, 422),
+            (0, {"x": [None] * 3, "y": [None] * 3, "state": ["labelled"] * 3}, 422),
+            (0, {"x": [1] * 3, "y": [1] * 3, "state": ["flying"] * 3}, 422),
+        ):
+            with pytest.raises(urllib.error.HTTPError) as error:
+                call(server.url + f"api/frame/{position}", "PUT", body, token)
+            assert error.value.code == code
+        assert np.isnan(server.project.frames[(0, 0)].xy).all()
+    finally:
+        server.shutdown()
