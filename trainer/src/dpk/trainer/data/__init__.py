@@ -1,7 +1,9 @@
 """Training data: labels from any supported format to cropped, split, model-ready examples.
 
-The label formats themselves (DeepPoseKit HDF5, DeepLabCut, SLEAP) live in
-:mod:`dpk.runtime.formats`; this package turns them into what a model spec asks for.
+One registry of label formats (:mod:`dpk.trainer.data.formats`: SLEAP, DeepPoseKit HDF5,
+DeepLabCut, COCO) picks the module that reads, crops and splits a labels file; the
+DeepPoseKit, DeepLabCut and SLEAP readers themselves are still in
+:mod:`dpk.runtime.formats`.
 """
 
 from dpk.trainer.data.crops import (

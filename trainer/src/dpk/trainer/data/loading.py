@@ -20,30 +20,26 @@ Decisions, so that nothing is guessed silently:
 - DeepPoseKit files do not store keypoint names: their keypoints take the spec's names in
   order (the counts must match), unless dpk wrote the names into the file.
 - Frames keep the file's order (SLEAP: ascending frame index, instances in file order).
+
+Each format's reading, cropping and splitting is in its module of
+:mod:`dpk.trainer.data.formats`, chosen by that package's one registry
+(:data:`~dpk.trainer.data.formats.LABEL_FORMATS`).
 """
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from dpk.runtime.formats import hdf5_kind
-from dpk.runtime.formats.coco import is_coco_json
-from dpk.runtime.formats.dlc import is_dlc_path, load_dlc
-from dpk.runtime.formats.dpk_h5 import load_dpk_h5, stored_keypoint_names
-from dpk.runtime.formats.sleap import SleapLabels, load_slp_videos
 from dpk.runtime.labels import Labels
 from dpk.runtime.preprocess import convert_channels
 from dpk.specs.data import DataSpec, resolve_path
 from dpk.specs.errors import DpkError
 from dpk.specs.model import ModelSpec
 from dpk.specs.preprocessing import Preprocessing
-from dpk.trainer.data.crops import CropStats, crop_frames, crop_labels, crop_sleap, keypoint_columns
-from dpk.trainer.data.formats.coco import load_coco_labels
-from dpk.trainer.data.splits import split_examples, split_labels
+from dpk.trainer.data.formats import label_format
 
 __all__ = [
     "Format",
@@ -62,170 +58,19 @@ def resolve_data_path(path: str, base_dir: str | Path) -> Path:
 
 
 def detect_format(path: Path, declared: str = "auto") -> Format:
-    """The label format of ``path``: ``.slp`` -> slp; ``.h5`` with an ``annotations``
-    dataset -> dpk_h5; a DeepLabCut project folder, ``config.yaml`` or CollectedData
-    CSV/HDF5 -> dlc; a ``.json`` with COCO ``images``, ``annotations`` and keypoint
-    ``categories`` -> coco.
+    """The label format of ``path``: the first of :data:`~dpk.trainer.data.formats.LABEL_FORMATS`
+    whose ``detect`` accepts it (``declared``, when not ``auto``, is taken as it is).
 
     Raises:
-        DpkError: The path does not exist or its format cannot be told.
+        DpkError: The path does not exist, holds dpk predictions, or no format reads it.
     """
-    if not path.exists():
-        raise DpkError(f"{path}: labels not found (data.path)")
-    if declared != "auto":
-        return declared  # type: ignore[return-value]
-    suffix = path.suffix.lower()
-    if suffix == ".slp":
-        return "slp"
-    if suffix in (".h5", ".hdf5") and path.is_file():
-        kind = hdf5_kind(path)
-        if kind == "dpk_annotations":
-            return "dpk_h5"
-        if kind == "dlc_table":
-            return "dlc"
-        if kind == "dpk_predictions":
-            raise DpkError(
-                f"{path}: predictions written by dpk predict, not labels; give labelled "
-                "frames as data.path (DeepPoseKit .h5, DeepLabCut, SLEAP .slp)"
-            )
-    if is_dlc_path(path):
-        return "dlc"
-    if suffix == ".json" and path.is_file() and is_coco_json(path):
-        return "coco"
-    raise DpkError(
-        f"{path}: cannot tell the labels format: expected a SLEAP .slp, a DeepPoseKit .h5 "
-        "(with an 'annotations' dataset), a DeepLabCut project folder, config.yaml or "
-        "CollectedData CSV/HDF5, or a COCO keypoints .json; set data.format if the name "
-        "misleads"
-    )
+    return label_format(path, declared).name  # type: ignore[return-value]
 
 
 def _to_model_channels(images: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
     """Label images (gray or RGB) in the spec's channels and colour order, by the runtime's
     :func:`~dpk.runtime.preprocess.convert_channels` (an empty set keeps its shape)."""
     return convert_channels(images, preprocessing.color_order, frame_order="rgb")
-
-
-def _load_dpk_h5(path: Path, spec: ModelSpec) -> Labels:
-    if stored_keypoint_names(path) is not None:
-        return load_dpk_h5(path, on_asymmetric_swap="accept")
-    # No names in the file: the spec's skeleton names its keypoints, in order.
-    return load_dpk_h5(path, spec.skeleton)
-
-
-def _load_coco(path: Path, spec: ModelSpec) -> Labels:
-    """COCO images: whole images (one animal each), or crops around every animal."""
-    coco = load_coco_labels(path)
-    data = spec.data
-    assert data is not None
-    if data.crop is None:
-        return coco.to_labels()
-    columns = keypoint_columns(coco.skeleton.names, spec.skeleton.names, str(path))
-    stats = CropStats()
-    labels = crop_frames(
-        coco.iter_frames(),
-        {i: points[:, columns] for i, points in coco.instances.items()},
-        skeleton=spec.skeleton,
-        crop=data.crop,
-        source_of=coco.source,
-        origin=str(path),
-        stats=stats,
-    )
-    stats.warn_skipped(str(path), data.crop)
-    return labels
-
-
-def _warn_unconfirmed(labels: Labels) -> None:
-    if labels.annotated is None:
-        return
-    unconfirmed = int((~labels.annotated.all(axis=1)).sum())
-    if unconfirmed:
-        warnings.warn(
-            f"{labels.origin}: {unconfirmed} of {len(labels)} frames have keypoints not marked "
-            "'annotated' (placed by a model or an initial guess, not confirmed by a person); "
-            "they are used as they are",
-            stacklevel=3,
-        )
-
-
-def _sleap_full_frames(sleap: SleapLabels, spec: ModelSpec, frames: list[int]) -> Labels:
-    """Whole frames as examples, for SLEAP files with one animal per frame."""
-    origin = str(sleap.path)
-    columns = keypoint_columns(sleap.skeleton.names, spec.skeleton.names, origin)
-    images: list[np.ndarray] = []
-    keypoints: list[np.ndarray] = []
-    for index, image in sleap.iter_frames(frames):
-        if images and image.shape != images[0].shape:
-            raise DpkError(
-                f"{origin}: frames of {sleap.video_key} differ in size ({images[0].shape[1]}x"
-                f"{images[0].shape[0]} and {image.shape[1]}x{image.shape[0]} at frame {index}); "
-                "add data.crop to train on crops, which may come from frames of any size"
-            )
-        images.append(image)
-        keypoints.append(sleap.instances[index][0, columns])
-    labels = Labels(
-        images=np.stack(images),
-        keypoints=np.stack(keypoints),
-        skeleton=spec.skeleton,
-        sources=[sleap.source(f) for f in frames],
-        frame_indices=np.asarray(frames, dtype=np.int64),
-        origin=origin,
-    )
-    labels.check_inside()
-    return labels
-
-
-def _join(parts: list[Labels], path: Path, crop: bool) -> Labels:
-    """The examples of every video of a SLEAP file, in the file's video order."""
-    if len(parts) == 1:
-        return parts[0]
-    shapes = {p.image_shape for p in parts}
-    if len(shapes) > 1 and not crop:
-        sizes = " and ".join(sorted({f"{w}x{h}" for h, w, _ in shapes}))
-        raise DpkError(
-            f"{path}: its videos have frames of different sizes ({sizes}); add data.crop to "
-            "train on crops, or label videos of one size per file"
-        )
-    return Labels.concatenate(parts, origin=str(path))
-
-
-def _load_sleap(path: Path, spec: ModelSpec, base_dir: Path) -> tuple[Labels, Labels]:
-    """Every video of a SLEAP file (video files, image sequences or embedded frames),
-    split by frame before any frame is decoded."""
-    data = spec.data
-    assert data is not None
-    video = Path(data.video) if data.video else None  # absolute: load_training_data resolved it
-    videos = load_slp_videos(path, video=video)
-    keypoint_columns(videos[0].skeleton.names, spec.skeleton.names, str(path))
-    most = max(v.max_instances for v in videos)
-    if data.crop is None and most > 1:
-        raise DpkError(
-            f"{path}: frames hold up to {most} animals; add data.crop to the "
-            "spec to train on one crop per animal, for example: "
-            f"crop: {{anchor: {spec.skeleton.names[0]}, size: {spec.preprocessing.height}}}"
-        )
-    # Split by frame before decoding, so that only the frames used are read.
-    keys = [(v.video_key, int(f), "") for v in videos for f in v.frame_indices]
-    split = split_examples(keys, data=data, training=spec.training, origin=str(path))
-    validation_keys = {keys[i][:2] for i in split.validation}
-    used_keys = validation_keys | {keys[i][:2] for i in split.train}
-    parts, is_val = [], []
-    for sleap in videos:
-        used = sorted(f for key, f in used_keys if key == sleap.video_key)
-        if not used:
-            continue
-        if data.crop is not None:
-            labels = crop_sleap(sleap, data.crop, skeleton=spec.skeleton, frames=used)
-        else:
-            labels = _sleap_full_frames(sleap, spec, used)
-        parts.append(labels)
-        is_val += [(sleap.video_key, int(f)) in validation_keys for f in labels.frame_indices]
-    labels = _join(parts, path, data.crop is not None)
-    mask = np.asarray(is_val, dtype=bool)
-    train, validation = labels.subset(~mask), labels.subset(mask)
-    if len(train) == 0:
-        raise DpkError(f"{path}: no training examples after cropping (empty set)")
-    return train, validation
 
 
 def _check_size(labels: Labels, spec: ModelSpec, data: DataSpec) -> None:
@@ -290,21 +135,7 @@ def load_training_data(spec: ModelSpec, base_dir: str | Path) -> tuple[Labels, L
     spec = spec.model_copy(update={"data": data})
     base_dir = Path(data.base_dir(base_dir))
     path = Path(data.path)
-    fmt = detect_format(path, data.format)
-    if fmt == "slp":
-        train, validation = _load_sleap(path, spec, base_dir)
-    else:
-        if fmt == "coco":
-            labels = _load_coco(path, spec)
-        elif fmt == "dpk_h5":
-            labels = _load_dpk_h5(path, spec)
-            _warn_unconfirmed(labels)
-        else:
-            labels = load_dlc(path)
-        labels = labels.select_keypoints(spec.skeleton)
-        if data.crop is not None and fmt != "coco":
-            labels = crop_labels(labels, data.crop)
-        train, validation = split_labels(labels, data=data, training=spec.training)
+    train, validation = label_format(path, data.format).function("load")(path, spec)
     for part in (train, validation):
         _check_size(part, spec, data)
         part.images = _to_model_channels(part.images, spec.preprocessing)

@@ -1,8 +1,114 @@
-"""Training-label formats that live with the trainer (DESIGN.md, section 1: label I/O).
+"""Training-label formats: one module per format and one registry that dispatches them.
 
-Only COCO so far; DeepPoseKit HDF5, DeepLabCut and SLEAP labels are still read by
-:mod:`dpk.runtime.formats` (dlc, dlc_table, dpk_h5, sleap) and dispatched by
-:func:`dpk.trainer.data.loading.detect_format`.
+:data:`LABEL_FORMATS` lists every label format once (name, suffixes, description, the
+module with its ``detect`` and ``load``); :func:`label_format` (and so
+:func:`dpk.trainer.data.detect_format` and ``data.format`` in a spec) comes from it. Each
+``load(path, spec)`` returns ``(train, validation)`` labels in the spec's skeleton order,
+cropped when ``data.crop`` is set and split by frame; ``load_training_data`` then brings
+them to the model's channels and size.
+
+=========== ============================== =====================================
+format      what                           module
+=========== ============================== =====================================
+``slp``     SLEAP ``.slp`` (every video)   ``sleap`` (reader: ``dpk.runtime.formats.sleap``)
+``dpk_h5``  DeepPoseKit annotation ``.h5`` ``dpk_h5`` (reader: ``dpk.runtime.formats.dpk_h5``)
+``dlc``     DeepLabCut project or table    ``dlc`` (reader: ``dpk.runtime.formats.dlc``)
+``coco``    COCO keypoints ``.json``       ``coco`` (reader here)
+=========== ============================== =====================================
+
+The DeepLabCut, DeepPoseKit and SLEAP readers still live in the runtime (the labelling
+tools use them too); what an HDF5 file holds is told by
+:func:`dpk.runtime.formats.hdf5_kind`, shared with the prediction readers.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dpk.specs.errors import DpkError
+
+__all__ = ["LABEL_FORMATS", "LabelFileFormat", "label_format"]
+
+
+@dataclass(frozen=True)
+class LabelFileFormat:
+    """One training-label format.
+
+    Attributes:
+        name: The ``data.format`` name.
+        suffixes: File endings it reads (empty for folders: ``detect`` decides).
+        description: For messages.
+        module: The module with ``detect(path) -> bool`` and
+            ``load(path, spec) -> (train, validation)``.
+    """
+
+    name: str
+    suffixes: tuple[str, ...]
+    description: str
+    module: str
+
+    def function(self, role: str) -> Callable[..., Any]:
+        """The format's ``detect`` or ``load`` function (its module imported now)."""
+        return getattr(importlib.import_module(self.module), role)
+
+
+_LIST = (
+    LabelFileFormat("slp", (".slp",), "a SLEAP .slp", "dpk.trainer.data.formats.sleap"),
+    LabelFileFormat(
+        "dpk_h5",
+        (".h5", ".hdf5"),
+        "a DeepPoseKit .h5 (with an 'annotations' dataset)",
+        "dpk.trainer.data.formats.dpk_h5",
+    ),
+    LabelFileFormat(
+        "dlc",
+        (".csv", ".h5", ".yaml", ""),
+        "a DeepLabCut project folder, config.yaml or CollectedData CSV/HDF5",
+        "dpk.trainer.data.formats.dlc",
+    ),
+    LabelFileFormat("coco", (".json",), "a COCO keypoints .json", "dpk.trainer.data.formats.coco"),
+)
+LABEL_FORMATS: dict[str, LabelFileFormat] = {f.name: f for f in _LIST}
+"""Label formats by name, in the order :func:`label_format` tries them."""
+
+
+def _predictions_h5(path: Path) -> bool:
+    from dpk.runtime.formats import hdf5_kind
+
+    return path.suffix.lower() in (".h5", ".hdf5") and hdf5_kind(path) == "dpk_predictions"
+
+
+def label_format(path: Path, declared: str = "auto") -> LabelFileFormat:
+    """The format of a labels file or folder: ``declared`` when not ``auto``, else the first
+    of :data:`LABEL_FORMATS` whose ``detect`` accepts ``path``.
+
+    Raises:
+        DpkError: The path does not exist, an unknown ``declared`` name, dpk predictions
+            given as labels, or no format recognises the path (the message lists them).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DpkError(f"{path}: labels not found (data.path)")
+    if declared != "auto":
+        if declared not in LABEL_FORMATS:
+            raise DpkError(
+                f"{path}: unknown data.format {declared!r}; use auto or {', '.join(LABEL_FORMATS)}"
+            )
+        return LABEL_FORMATS[declared]
+    for entry in _LIST:
+        if entry.function("detect")(path):
+            return entry
+    if path.is_file() and _predictions_h5(path):
+        raise DpkError(
+            f"{path}: predictions written by dpk predict, not labels; give labelled "
+            "frames as data.path (DeepPoseKit .h5, DeepLabCut, SLEAP .slp, COCO .json)"
+        )
+    expected = ", ".join(f.description for f in _LIST[:-1]) + f" or {_LIST[-1].description}"
+    raise DpkError(
+        f"{path}: cannot tell the labels format: expected {expected}; set data.format if "
+        "the name misleads"
+    )

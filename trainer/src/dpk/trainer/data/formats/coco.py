@@ -30,13 +30,21 @@ from pathlib import Path
 
 import numpy as np
 
-from dpk.runtime.formats.coco import keypoint_category, read_coco_json, skeleton_from_category
+from dpk.runtime.formats.coco import (
+    is_coco_json,
+    keypoint_category,
+    read_coco_json,
+    skeleton_from_category,
+)
 from dpk.runtime.formats.dlc import read_images
 from dpk.runtime.labels import Labels
 from dpk.specs.errors import DpkError
+from dpk.specs.model import ModelSpec
 from dpk.specs.skeleton import Skeleton
+from dpk.trainer.data.crops import CropStats, crop_frames, keypoint_columns
+from dpk.trainer.data.formats.common import select_crop_split
 
-__all__ = ["CocoLabels", "load_coco_labels"]
+__all__ = ["CocoLabels", "detect", "load", "load_coco_labels"]
 
 
 @dataclass
@@ -155,3 +163,35 @@ def load_coco_labels(path: str | os.PathLike) -> CocoLabels:
     if not image_paths:
         raise DpkError(f"{source}: no image has keypoint annotations (empty set)")
     return CocoLabels(path=path, skeleton=skeleton, image_paths=image_paths, instances=instances)
+
+
+def detect(path: Path) -> bool:
+    """A ``.json`` file with COCO ``images``, ``annotations`` and keypoint ``categories``."""
+    return path.suffix.lower() == ".json" and path.is_file() and is_coco_json(path)
+
+
+def _examples(path: Path, spec: ModelSpec) -> Labels:
+    """COCO images: whole images (one animal each), or crops around every animal."""
+    coco = load_coco_labels(path)
+    data = spec.data
+    assert data is not None
+    if data.crop is None:
+        return coco.to_labels()
+    columns = keypoint_columns(coco.skeleton.names, spec.skeleton.names, str(path))
+    stats = CropStats()
+    labels = crop_frames(
+        coco.iter_frames(),
+        {i: points[:, columns] for i, points in coco.instances.items()},
+        skeleton=spec.skeleton,
+        crop=data.crop,
+        source_of=coco.source,
+        origin=str(path),
+        stats=stats,
+    )
+    stats.warn_skipped(str(path), data.crop)
+    return labels
+
+
+def load(path: Path, spec: ModelSpec) -> tuple[Labels, Labels]:
+    """``(train, validation)`` from COCO keypoints (crops of every animal with data.crop)."""
+    return select_crop_split(_examples(path, spec), spec, crop=False)

@@ -1,0 +1,52 @@
+"""DeepPoseKit annotation sets (``.h5`` with ``images`` and ``annotations``) for training;
+read by :func:`dpk.runtime.formats.dpk_h5.load_dpk_h5`.
+
+DeepPoseKit files do not store keypoint names: their keypoints take the spec's names in
+order (the counts must match), unless dpk wrote the names into the file. Keypoints not
+marked ``annotated`` are used, with a warning.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from dpk.runtime.formats import hdf5_kind
+from dpk.runtime.formats.dpk_h5 import load_dpk_h5, stored_keypoint_names
+from dpk.runtime.labels import Labels
+from dpk.specs.model import ModelSpec
+from dpk.trainer.data.formats.common import select_crop_split
+
+__all__ = ["detect", "load"]
+
+
+def detect(path: Path) -> bool:
+    """An HDF5 file holding a DeepPoseKit annotation set (told by content)."""
+    return (
+        path.is_file()
+        and path.suffix.lower() in (".h5", ".hdf5")
+        and hdf5_kind(path) == "dpk_annotations"
+    )
+
+
+def _warn_unconfirmed(labels: Labels) -> None:
+    if labels.annotated is None:
+        return
+    unconfirmed = int((~labels.annotated.all(axis=1)).sum())
+    if unconfirmed:
+        warnings.warn(
+            f"{labels.origin}: {unconfirmed} of {len(labels)} frames have keypoints not marked "
+            "'annotated' (placed by a model or an initial guess, not confirmed by a person); "
+            "they are used as they are",
+            stacklevel=4,
+        )
+
+
+def load(path: Path, spec: ModelSpec) -> tuple[Labels, Labels]:
+    """``(train, validation)`` from a DeepPoseKit annotation set."""
+    if stored_keypoint_names(path) is not None:
+        labels = load_dpk_h5(path, on_asymmetric_swap="accept")
+    else:  # no names in the file: the spec's skeleton names its keypoints, in order
+        labels = load_dpk_h5(path, spec.skeleton)
+    _warn_unconfirmed(labels)
+    return select_crop_split(labels, spec)
