@@ -116,3 +116,12 @@ def test_real_video_predict_writes_coco(run_cli, shared_data, model_path, tmp_pa
     np.testing.assert_array_equal(back.keypoints, reference.keypoints)
     for annotation, row in zip(data["annotations"], reference.keypoints, strict=True):
         assert annotation["keypoints"][2::3] == [2 if c >= 0.5 else 1 for c in row[:, 2]]
+
+
+def test_batch_output_endings_cover_every_format():
+    from dpk.runtime.batch import FORMAT_SUFFIXES
+    from dpk.runtime.formats import FORMATS
+
+    assert set(FORMAT_SUFFIXES) == set(FORMATS)
+    for name, ending in FORMAT_SUFFIXES.items():
+        assert prediction_format(f"video{ending}", name) == name

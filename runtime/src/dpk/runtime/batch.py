@@ -49,7 +49,14 @@ __all__ = [
     "summary_table",
 ]
 
-FORMAT_SUFFIXES = {"csv": ".csv", "h5": ".h5", "slp": ".slp", "nwb": ".nwb", "dlc": ".dlc.csv"}
+FORMAT_SUFFIXES = {
+    "csv": ".csv",
+    "h5": ".h5",
+    "slp": ".slp",
+    "nwb": ".nwb",
+    "dlc": ".dlc.csv",
+    "coco": ".coco.json",
+}
 """The ending of each format's output file in a batch output folder."""
 
 Hook = Callable[[str, "VideoJob"], None]
@@ -61,7 +68,7 @@ class BatchSettings:
     """How every video of a batch is run.
 
     Attributes:
-        formats: Output formats (``csv``, ``h5``, ``slp``, ``nwb``, ``dlc``).
+        formats: Output formats (``csv``, ``h5``, ``slp``, ``nwb``, ``dlc``, ``coco``).
         start: First frame.
         stop: Stop before this frame (None: the end).
         step: Every ``step``-th frame.

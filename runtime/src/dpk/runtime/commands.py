@@ -336,7 +336,7 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
         "predict",
         help="predict keypoints on a video or an image folder",
         description="Predict keypoints on every frame of a video (or every image of a folder) "
-        "and write them as CSV, HDF5, SLEAP .slp, NWB or DeepLabCut CSV.",
+        "and write them as CSV, HDF5, SLEAP .slp, NWB, DeepLabCut CSV or COCO JSON.",
         epilog="examples: dpk predict video.mp4 --model model.onnx -o poses.csv -o poses.h5\n"
         "          dpk predict videos/ more.txt --model model.onnx -O poses/ --workers 4",
         formatter_class=argparse.RawDescriptionHelpFormatter,
