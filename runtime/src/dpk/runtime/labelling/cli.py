@@ -1,4 +1,4 @@
-"""``dpk sample``, ``dpk annotate``, ``dpk outliers`` and ``dpk merge`` (registered through
+"""``dpk sample``, ``annotate``, ``outliers``, ``merge`` and ``project`` (registered through
 the ``dpk.commands`` entry points; handlers import what they need when they run)."""
 
 from __future__ import annotations
@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ["register_annotate", "register_merge", "register_outliers", "register_sample"]
+__all__ = [
+    "register_annotate",
+    "register_merge",
+    "register_outliers",
+    "register_project",
+    "register_sample",
+]
 
 
 def _positive(text: str) -> int:
@@ -220,3 +226,63 @@ def register_merge(subparsers: argparse._SubParsersAction) -> None:
         "--prefer", choices=("this", "other"), default="this", help="whose labels win a conflict"
     )
     parser.set_defaults(func=_merge)
+
+
+# ----------------------------------------------------------------------- project
+def _project(args: argparse.Namespace) -> int:
+    from dpk.runtime.labelling.convert import export_dpk_h5, import_dpk_h5
+    from dpk.runtime.labelling.project import Project
+
+    if args.action == "import":
+        project = import_dpk_h5(
+            args.source,
+            args.output,
+            args.skeleton,
+            repair_swaps=args.repair_swaps,
+            progress=not args.quiet,
+        )
+        print(
+            f"wrote {args.output} ({len(project.frames)} frames, images in {project.videos[0].name}); "
+            f"next: dpk annotate {args.output}"
+        )
+    elif args.action == "export":
+        n = export_dpk_h5(Project.load(args.source), args.output, progress=not args.quiet)
+        print(f"wrote {args.output} ({n} frames)")
+    else:
+        project = Project.load(args.source)
+        counts = ", ".join(f"{v} {k}" for k, v in project.summary().items())
+        print(f"{project.path}: {len(project.frames)} frames ({counts})")
+        print(f"keypoints: {', '.join(project.skeleton.names)}")
+        for video in project.videos:
+            print(f"video: {video}{'' if video.is_file() else '  (NOT FOUND: --relink)'}")
+    return 0
+
+
+def register_project(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``dpk project`` (import, export, show)."""
+    parser = subparsers.add_parser(
+        "project",
+        help="label projects: import/export DeepPoseKit .h5, show a summary",
+        description="Import a DeepPoseKit annotation file (.h5) into a new label project, "
+        "export a project as one, or show what a project holds.",
+        epilog="example: dpk project import annotations.h5 -o fly.slp --skeleton skeleton.csv",
+    )
+    parser.add_argument("action", choices=("import", "export", "show"))
+    parser.add_argument("source", help="import: the .h5; export and show: the project (.slp)")
+    parser.add_argument("-o", "--output", help="import: the new project; export: the .h5")
+    parser.add_argument("--skeleton", help="import: keypoint names, parents, swaps (skeleton CSV)")
+    parser.add_argument(
+        "--repair-swaps",
+        action="store_true",
+        help="import: make one-way left/right swaps mutual (as the error message proposes)",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_project_checked)
+
+
+def _project_checked(args: argparse.Namespace) -> int:
+    from dpk.runtime.labelling.project import ProjectError
+
+    if args.action != "show" and not args.output:
+        raise ProjectError(f"dpk project {args.action} needs -o OUTPUT")
+    return _project(args)
