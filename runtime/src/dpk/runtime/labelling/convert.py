@@ -47,7 +47,11 @@ def _write_video(path: Path, images: np.ndarray, progress: bool) -> None:
     _, height, width, channels = images.shape
     with atomic_output(path) as tmp:
         writer = cv2.VideoWriter(
-            str(tmp), cv2.VideoWriter_fourcc(*"FFV1"), 25.0, (width, height), channels == 3
+            str(tmp),
+            cv2.VideoWriter_fourcc(*"FFV1"),  # type: ignore[attr-defined]
+            25.0,
+            (width, height),
+            channels == 3,
         )
         if not writer.isOpened():
             raise ProjectError(f"{path}: OpenCV cannot write an FFV1 video here")
@@ -86,7 +90,8 @@ def import_dpk_h5(
         raise ProjectError(
             f"{project_path}: exists; import into a new project, then dpk merge it into this one"
         )
-    labels = load_dpk_h5(h5, skeleton, on_asymmetric_swap="repair" if repair_swaps else "error")
+    given = Path(skeleton) if isinstance(skeleton, os.PathLike) else skeleton
+    labels = load_dpk_h5(Path(h5), given, on_asymmetric_swap="repair" if repair_swaps else "error")
     video = frames_video_path(project_path)
     _write_video(video, labels.images, progress)
     project = Project.new(project_path, labels.skeleton)
@@ -143,5 +148,5 @@ def export_dpk_h5(project: Project, output: str | os.PathLike, progress: bool = 
         annotated=np.stack([f.state == LABELLED for f in frames]),
         origin=str(project.path),
     )
-    save_dpk_h5(output, labels)
+    save_dpk_h5(Path(output), labels)
     return len(frames)
