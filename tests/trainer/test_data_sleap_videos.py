@@ -121,3 +121,20 @@ def test_whole_frames_of_different_sizes_are_refused(project, tmp_path):
     spec = make_spec(names, 1024, 1024, {"path": str(single)}, validation_fraction=0.0)
     with pytest.raises(DpkError, match=r"different sizes.*add data\.crop"):
         load_training_data(spec, tmp_path)
+
+
+def test_embedded_frames_of_both_videos(project, tmp_path):
+    path, _ = project
+    package = tmp_path / "two_videos.pkg.slp"
+    sio.save_slp(sio.load_slp(str(path)), str(package), embed="user")
+    plain = load_slp_videos(path)
+    embedded = load_slp_videos(package)
+    assert [p.embedded for p in embedded] == [True, True]
+    assert len({p.video_key for p in embedded}) == 2
+    for a, b in zip(plain, embedded, strict=True):
+        assert a.frame_indices.tolist() == b.frame_indices.tolist()
+        first = int(a.frame_indices[0])
+        ((_, image_a),) = list(a.iter_frames([first]))
+        ((_, image_b),) = list(b.iter_frames([first]))
+        assert image_a.shape == image_b.shape
+        assert np.abs(image_a.astype(int) - image_b.astype(int)).mean() < 2
