@@ -29,9 +29,9 @@ def _skeleton(args: argparse.Namespace):
     if args.skeleton:
         if Path(args.skeleton).suffix.lower() == ".csv":
             return Skeleton.from_csv(args.skeleton)
-        from dpk.runtime.predictor import Predictor
+        from dpk.runtime.predictor import Predictor, resolve_model
 
-        return Predictor(args.skeleton).skeleton
+        return Predictor(resolve_model(args.skeleton)[0]).skeleton
     if args.keypoints:
         return Skeleton.from_names([n.strip() for n in args.keypoints.split(",") if n.strip()])
     raise ProjectError(

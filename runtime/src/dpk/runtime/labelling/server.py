@@ -110,9 +110,9 @@ def prefill(project: Project, model: str, progress: bool = True) -> int:
     """
     from tqdm import tqdm
 
-    from dpk.runtime.predictor import Predictor
+    from dpk.runtime.predictor import Predictor, resolve_model
 
-    predictor = Predictor(model)
+    predictor = Predictor(resolve_model(model)[0])
     names = list(predictor.skeleton.names)
     if names != list(project.skeleton.names):
         raise ProjectError(
