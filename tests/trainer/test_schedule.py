@@ -39,6 +39,7 @@ class _Clock(TimeBudget):
 
 def test_cosine_warms_up_then_decays_to_zero_over_the_steps():
     schedule = CosineSchedule(1e-3, 100, TimeBudget(None), total_steps=1000)
+    assert CosineSchedule(1e-3, 200, TimeBudget(None), total_steps=48).warmup_steps == 4
     assert schedule.rate(0) == pytest.approx(1e-3 * 0.01 * 0.5 * (1 + math.cos(0)))
     assert schedule.rate(99) == pytest.approx(1e-3 * 0.5 * (1 + math.cos(math.pi * 0.099)))
     assert schedule.rate(500) == pytest.approx(0.5e-3)

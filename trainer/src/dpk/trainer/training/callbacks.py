@@ -123,7 +123,8 @@ class CosineSchedule(keras.callbacks.Callback):
 
     Args:
         learning_rate: The peak learning rate.
-        warmup_steps: Steps of linear warm-up.
+        warmup_steps: Steps of linear warm-up (without a time budget, at most a tenth of
+            ``total_steps``).
         budget: The run's :class:`TimeBudget` (used when it has a budget).
         total_steps: Steps of the whole run, used without a time budget.
     """
@@ -137,9 +138,11 @@ class CosineSchedule(keras.callbacks.Callback):
     ):
         super().__init__()
         self.peak = float(learning_rate)
-        self.warmup_steps = int(warmup_steps)
         self.budget = budget
         self.total_steps = max(int(total_steps), 1)
+        self.warmup_steps = int(warmup_steps)
+        if budget.budget_s is None:  # a short run warms up over at most a tenth of it
+            self.warmup_steps = min(self.warmup_steps, max(1, self.total_steps // 10))
 
     def progress(self, step: int) -> float:
         """Share of the training done, 0..1."""

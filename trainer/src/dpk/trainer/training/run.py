@@ -217,16 +217,24 @@ def train_arrays(
         )
     map_shape = _map_shape(model)
     n_outputs = _n_outputs(model)
-    common = dict(spec=spec, map_shape=map_shape, n_outputs=n_outputs, seed=t.seed)
-    train_data = MapDataset(
-        train_images,
-        train_keypoints,
-        batch_size=t.batch_size,
-        augment=True,
-        shuffle=True,
-        steps=t.steps_per_epoch,
-        workers=t.workers,
-        **common,
+
+    def dataset(images, keypoints, *, augment: bool, steps: int | None = None, workers: int = 0):
+        return MapDataset(
+            images,
+            keypoints,
+            spec,
+            map_shape,
+            n_outputs,
+            batch_size=t.batch_size,
+            augment=augment,
+            shuffle=augment,
+            seed=t.seed,
+            steps=steps,
+            workers=workers,
+        )
+
+    train_data = dataset(
+        train_images, train_keypoints, augment=True, steps=t.steps_per_epoch, workers=t.workers
     )
     initial_epoch = int(state.get("epochs_done", 0))
     train_data.start_at_epoch(initial_epoch)
@@ -238,14 +246,7 @@ def train_arrays(
         )
         epoch_images, epoch_keypoints = val_images[np.sort(pick)], val_keypoints[np.sort(pick)]
     if len(val_images):
-        validation = MapDataset(
-            epoch_images,
-            epoch_keypoints,
-            batch_size=t.batch_size,
-            augment=False,
-            shuffle=False,
-            **common,
-        )
+        validation = dataset(epoch_images, epoch_keypoints, augment=False)
     monitor = "val_error" if t.checkpointing.monitor == "val_error" else "val_loss"
     if monitor == "val_error" and not np.isfinite(epoch_keypoints[..., 0]).any():
         monitor = "val_loss"  # no labelled keypoint to measure an error on
@@ -412,11 +413,11 @@ def train(
         else:
             spec_path = Path(spec)
             spec_obj, base_dir = load_spec(spec_path), spec_path.resolve().parent
-        if spec_obj.data is None:
-            raise RunError("the spec has no data section: add data.path (the labels to train on)")
         run = Path(run_dir) if run_dir else _new_run_dir(spec_obj, Path(runs_dir))
         run.mkdir(parents=True, exist_ok=True)
         resume_flag = False
+    if spec_obj.data is None:
+        raise RunError("the spec has no data section: add data.path (the labels to train on)")
     train_set, val_set = load_training_data(spec_obj, base_dir)
     if not resume_flag:
         # The paths as the user wrote them, with the folder they are relative to, so that
