@@ -121,3 +121,33 @@ def test_second_tab_is_read_only(server, project):
 def test_server_listens_on_loopback_only(server):
     assert server.url.startswith("http://127.0.0.1:")
     assert server.httpd.server_address[0] == "127.0.0.1"
+
+
+def test_zoom_pan_and_drag(server, project):
+    with browser() as chromium:
+        page = open_page(chromium, server.url)
+        page.keyboard.press("1")
+        cx, cy = page.evaluate("window.dpk.toClient(100, 100)")
+        page.mouse.move(cx, cy)
+        for _ in range(3):
+            page.mouse.wheel(0, -100)  # zoom in about the mouse: 1.25^3
+        page.wait_for_function("Math.abs(window.dpk.state().view.scale - 1.953125) < 1e-6")
+        x, y = page.evaluate(f"window.dpk.toImage({cx}, {cy})")
+        assert abs(x - 100) < 0.5 and abs(y - 100) < 0.5  # the point under the mouse stays
+        page.mouse.move(cx, cy)
+        page.mouse.down(button="right")  # pan by (40, -20) screen pixels
+        page.mouse.move(cx + 40, cy - 20, steps=4)
+        page.mouse.up(button="right")
+        click_pixel(page, 120, 60)  # nose
+        settle(page)
+        cx, cy = page.evaluate("window.dpk.toClient(120, 60)")
+        page.mouse.move(cx, cy)
+        page.mouse.down()  # drag the nose
+        tx, ty = page.evaluate("window.dpk.toClient(130, 70)")
+        page.mouse.move(tx, ty, steps=5)
+        page.mouse.up()
+        settle(page)
+        assert not page.errors
+    frame = next(iter(Project.load(project.path).frames.values()))
+    assert frame.state.tolist()[0] == LABELLED
+    np.testing.assert_allclose(frame.xy[0], [130, 70], atol=0.5)  # half a screen pixel

@@ -248,3 +248,27 @@ def test_cli_sample_outliers_merge(tmp_path, video, run_cli):
     assert len(outliers) == 4 and all(f.status == "predicted" for f in outliers)
     code, _out, err = run_cli("outliers", poses, tmp_path / "nope.avi", "-p", project)
     assert code == 2 and "nope.avi" in err
+
+
+def test_prefill_marks_predictions_unreviewed(tmp_path, video):
+    from dpk.runtime.labelling.server import prefill
+    from tests.runtime.conftest import NAMES as MODEL_NAMES
+
+    assert list(MODEL_NAMES) == NAMES
+    model = write_model(tmp_path / "m.onnx")  # finds the brightest pixel (the dot)
+    project = project_with_frames(tmp_path / "p.slp", video, (2, 10, 20))
+    label = {"x": [1, 2, 3, 4], "y": [1, 2, 3, 4], "state": ["labelled"] * 4}
+    project.frames[(0, 2)].update_from_json(label)
+    assert prefill(project, str(model), progress=False) == 2
+    assert project.frames[(0, 2)].state.tolist() == [LABELLED] * 4  # a person's labels stay
+    track = write_dot_video(tmp_path / "same.avi", n=40)
+    for index in (10, 20):
+        frame = project.frames[(0, index)]
+        assert (frame.state == PREDICTED).all() and frame.status == "predicted"
+        np.testing.assert_allclose(frame.xy[0], track[index], atol=1.5)
+    project.save()
+    assert Project.load(project.path).frames[(0, 10)].status == "predicted"
+    other = Project.new(tmp_path / "q.slp", Skeleton.from_names(["a", "b"]))
+    other.add_frame(other.video_id(video), 1)
+    with pytest.raises(ProjectError, match="not the project's"):
+        prefill(other, str(model), progress=False)
