@@ -272,3 +272,26 @@ def test_prefill_marks_predictions_unreviewed(tmp_path, video):
     other.add_frame(other.video_id(video), 1)
     with pytest.raises(ProjectError, match="not the project's"):
         prefill(other, str(model), progress=False)
+
+
+def test_project_spec_trains_on_the_project(tmp_path, video, run_cli):
+    project = project_with_frames(tmp_path / "p.slp", video)
+    project.save()
+    spec = tmp_path / "specs" / "p.yaml"
+    spec.parent.mkdir()
+    code, _out, err = run_cli("project", "spec", project.path, "-o", spec)
+    assert code == 2 and "no labelled frames" in err and not spec.exists()
+    label = {"x": [10, 20, 30, 40], "y": [10, 20, 30, 40], "state": ["labelled"] * 4}
+    project.frames[(0, 1)].update_from_json(label)
+    project.save()
+    code, _out, err = run_cli("project", "spec", project.path, "-o", spec, "--minutes", "5")
+    assert code == 0, err
+    from dpk.specs.io import load_spec
+
+    loaded = load_spec(spec)
+    assert loaded.data.path == "../p.slp" and loaded.training.max_minutes == 5
+    assert list(loaded.skeleton.names) == NAMES and loaded.augmentation.flip_lr == 0.5
+    assert (loaded.preprocessing.height, loaded.preprocessing.width) == (30, 40)
+    assert loaded.preprocessing.channels == 1  # the dot video is grey
+    code, _out, err = run_cli("spec", "check", spec, "--for", "training")
+    assert code == 0, err

@@ -245,6 +245,14 @@ def _project(args: argparse.Namespace) -> int:
             f"wrote {args.output} ({len(project.frames)} frames, images in {project.videos[0].name}); "
             f"next: dpk annotate {args.output}"
         )
+    elif args.action == "spec":
+        from dpk.runtime.labelling.starter import starter_spec
+        from dpk.specs.files import write_text_atomic
+        from dpk.specs.io import dump_spec
+
+        spec = starter_spec(Project.load(args.source), args.output, minutes=args.minutes)
+        write_text_atomic(args.output, dump_spec(spec), inputs=[args.source])
+        print(f"wrote {args.output}; next: dpk train {args.output}")
     elif args.action == "export":
         n = export_dpk_h5(Project.load(args.source), args.output, progress=not args.quiet)
         print(f"wrote {args.output} ({n} frames)")
@@ -262,14 +270,20 @@ def register_project(subparsers: argparse._SubParsersAction) -> None:
     """Add ``dpk project`` (import, export, show)."""
     parser = subparsers.add_parser(
         "project",
-        help="label projects: import/export DeepPoseKit .h5, show a summary",
+        help="label projects: import/export DeepPoseKit .h5, a starting spec, a summary",
         description="Import a DeepPoseKit annotation file (.h5) into a new label project, "
-        "export a project as one, or show what a project holds.",
+        "export a project as one, write a model spec that trains on it (dpk train SPEC), or "
+        "show what a project holds.",
         epilog="example: dpk project import annotations.h5 -o fly.slp --skeleton skeleton.csv",
     )
-    parser.add_argument("action", choices=("import", "export", "show"))
-    parser.add_argument("source", help="import: the .h5; export and show: the project (.slp)")
-    parser.add_argument("-o", "--output", help="import: the new project; export: the .h5")
+    parser.add_argument("action", choices=("import", "export", "show", "spec"))
+    parser.add_argument("source", help="import: the .h5; export, show, spec: the project (.slp)")
+    parser.add_argument(
+        "-o", "--output", help="import: the new project; export: the .h5; spec: the model spec"
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=30, help="spec: training.max_minutes (default 30)"
+    )
     parser.add_argument("--skeleton", help="import: keypoint names, parents, swaps (skeleton CSV)")
     parser.add_argument(
         "--repair-swaps",
