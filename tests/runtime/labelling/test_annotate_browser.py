@@ -151,3 +151,21 @@ def test_zoom_pan_and_drag(server, project):
     frame = next(iter(Project.load(project.path).frames.values()))
     assert frame.state.tolist()[0] == LABELLED
     np.testing.assert_allclose(frame.xy[0], [130, 70], atol=0.5)  # half a screen pixel
+
+
+def test_closing_the_writing_tab_lets_another_write(server, project):
+    with browser() as chromium:
+        first = open_page(chromium, server.url)
+        second = open_page(chromium, server.url)
+        assert "READ-ONLY" in second.inner_text("#mode")
+        first.close()  # gives its write token back
+        third = open_page(chromium, server.url)
+        assert "READ-ONLY" not in third.inner_text("#mode")
+        third.keyboard.press("1")
+        click_pixel(third, 5, 6)
+        settle(third)
+        third.reload()  # a reload keeps writing
+        third.wait_for_function("window.dpk && window.dpk.ready")
+        assert "READ-ONLY" not in third.inner_text("#mode")
+    saved = next(iter(Project.load(project.path).frames.values()))
+    np.testing.assert_array_equal(saved.xy[0], [5, 6])

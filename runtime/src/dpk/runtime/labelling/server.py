@@ -2,11 +2,12 @@
 
 One ``dpk annotate`` per project (a lock file beside it, ``PROJECT.lock``, names the
 process) and one writing tab per server: the first tab to open the page gets a write
-token; another tab is read-only until the first has been silent for
-``STALE_SECONDS`` (closed). Every change the page sends is saved at once (atomically).
+token; another tab is read-only until the first is closed (it gives the token back) or
+has been silent for ``STALE_SECONDS``. Every change the page sends is saved at once (atomically).
 
 API (JSON): ``GET /api/project``, ``POST /api/claim``, ``GET /api/frame/I``,
-``PUT /api/frame/I`` (header ``X-Dpk-Token``), ``GET /api/image/I.png``.
+``PUT /api/frame/I`` (header ``X-Dpk-Token``), ``GET /api/image/I.png``,
+``POST /api/heartbeat``, ``POST /api/release`` (a closing tab).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from dpk.runtime.labelling.project import (
 
 __all__ = ["STALE_SECONDS", "AnnotationServer", "ProjectLock", "prefill"]
 
-STALE_SECONDS = 15.0
-"""A write token unused this long can be taken by another tab."""
+STALE_SECONDS = 75.0
+"""A write token unused this long can be taken by another tab (a tab in the background
+sends its heartbeat about once a minute; a closed tab gives its token back at once)."""
 
 _STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -191,6 +193,12 @@ class AnnotationServer:
             "reason": "this project is open in another tab: this tab is read-only",
         }
 
+    def release(self, token: str | None) -> None:
+        """A tab closed (or reloads): its write token is free at once."""
+        with self.lock:
+            if token and token == self.token:
+                self.token = None
+
     def heartbeat(self, token: str | None) -> bool:
         """Keep a tab's write token; False when the token is not (any longer) the writer's."""
         with self.lock:
@@ -326,6 +334,9 @@ def _handler(server: AnnotationServer) -> type[BaseHTTPRequestHandler]:
             token = self.headers.get("X-Dpk-Token")
             if self.path == "/api/claim":
                 self._json(server.claim(body.get("token") if isinstance(body, dict) else None))
+            elif self.path == "/api/release":
+                server.release(body.get("token") if isinstance(body, dict) else None)
+                self._json({})
             elif self.path == "/api/heartbeat":
                 self._json({"writer": server.heartbeat(token)})
             else:

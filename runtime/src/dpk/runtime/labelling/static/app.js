@@ -317,6 +317,9 @@ document.addEventListener("keydown", (e) => {
   else if (key === "0") { fit(); draw(); }
 });
 window.addEventListener("resize", () => { resize(); draw(); });
+window.addEventListener("pagehide", () => {  // closing or reloading: free the write token
+  if (S.token && !S.readonly) navigator.sendBeacon("/api/release", JSON.stringify({ token: S.token }));
+});
 
 // For scripted sessions and tests: image pixels -> page coordinates, and unsaved changes.
 window.dpk = {
