@@ -185,6 +185,31 @@ class Project:
     skeleton: Skeleton
     videos: list[Path] = field(default_factory=list)
     frames: dict[tuple[int, int], Frame] = field(default_factory=dict)
+    _video_metadata: dict[Path, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    def video_metadata(self, video: Path) -> dict[str, Any]:
+        """What SLEAP needs to reopen ``video`` (its kind, shape, fps), probed once."""
+        if video not in self._video_metadata:
+            metadata: dict[str, Any] = {
+                "type": "MediaVideo",
+                "filename": str(video),
+                "bgr": True,
+                "dataset": "",
+                "input_format": "",
+            }
+            if video.is_file():
+                import cv2
+
+                capture = cv2.VideoCapture(str(video))
+                if capture.isOpened():
+                    n = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+                    height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+                    width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+                    metadata["shape"] = [n, height, width, 3]
+                    metadata["fps"] = float(capture.get(cv2.CAP_PROP_FPS)) or None
+                capture.release()
+            self._video_metadata[video] = metadata
+        return self._video_metadata[video]
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -332,7 +357,10 @@ class Project:
         from dpk.runtime.formats.sleap import _sleap_skeleton
 
         skeleton = _sleap_skeleton(sio, self.skeleton)
-        videos = [sio.Video(filename=str(v), open_backend=False) for v in self.videos]
+        videos = [
+            sio.Video(filename=str(v), backend_metadata=self.video_metadata(v), open_backend=False)
+            for v in self.videos
+        ]
         labelled_frames, suggestions = [], []
         for frame in self.frames.values():
             video = videos[frame.video]
