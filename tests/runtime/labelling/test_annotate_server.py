@@ -155,3 +155,19 @@ def test_bad_requests(project):
         assert np.isnan(server.project.frames[(0, 0)].xy).all()
     finally:
         server.shutdown()
+
+
+def test_a_frame_that_cannot_be_decoded(project):
+    from dpk.runtime.labelling.server import AnnotationServer
+
+    project.add_frame(0, 500)  # past the end of the 30-frame video
+    server = AnnotationServer(project)
+    server.start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(server.url + f"api/image/{len(project.frames) - 1}.png")
+        assert error.value.code == 422
+        assert "cannot decode frame 500" in json.loads(error.value.read())["error"]
+        assert urllib.request.urlopen(server.url + "api/image/0.png").read()[:4] == b"\x89PNG"
+    finally:
+        server.shutdown()
