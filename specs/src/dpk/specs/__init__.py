@@ -37,6 +37,7 @@ from dpk.specs.model import SPEC_VERSION, ModelSpec, n_output_maps, resolve_tran
 from dpk.specs.preprocessing import ColorOrder, FitMode, Normalization, Preprocessing
 from dpk.specs.skeleton import AsymmetricSwapPolicy, Skeleton
 from dpk.specs.training import (
+    AnchorTargets,
     Augmentation,
     Checkpointing,
     EarlyStopping,
@@ -50,6 +51,7 @@ __all__ = [
     "LEAP",
     "SPEC_VERSION",
     "ZOO_NAME_PATTERN",
+    "AnchorTargets",
     "Architecture",
     "AsymmetricSwapPolicy",
     "Augmentation",

@@ -157,6 +157,21 @@ class ModelSpec(StrictModel):
             problems.append(
                 ("data.crop.anchor", f"{self.data.crop.anchor!r} is not a keypoint of the skeleton")
             )
+        if targets.anchor is not None:
+            if self.skeleton.n_keypoints != 1:
+                problems.append(
+                    (
+                        "skeleton",
+                        "an anchor model (targets.anchor) has one keypoint, its anchor: "
+                        f"for example skeleton: {{names: [{self.skeleton.names[0]}]}}",
+                    )
+                )
+            if targets.graph:
+                problems.append(("targets.graph", "an anchor model has no posture graph: false"))
+            if self.data and self.data.crop:
+                problems.append(
+                    ("data.crop", "an anchor model is trained on whole frames: remove data.crop")
+                )
         keypoints = self.data.keypoints if self.data else None
         if keypoints is not None and list(keypoints) != list(self.skeleton.names):
             problems.append(

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from dpk.specs._base import StrictModel
 
 __all__ = [
+    "AnchorTargets",
     "Augmentation",
     "Checkpointing",
     "EarlyStopping",
@@ -21,6 +22,34 @@ __all__ = [
 def _check_range(low: float, high: float, name: str) -> None:
     if low > high:
         raise ValueError(f"{name}: the lower bound {low} is above the upper bound {high}")
+
+
+class AnchorTargets(StrictModel):
+    """Make the model an anchor model: it finds one anchor point of every animal.
+
+    An anchor model is trained on whole frames (fitted to its input) from the same labels
+    as the pose model; its skeleton is the one anchor keypoint (for example ``thorax``),
+    and its one map holds a Gaussian at that keypoint of every labelled animal. Its model
+    file outputs ``anchors`` (N, max_animals, 3): x, y, confidence of the local maxima of
+    the map above ``threshold``, at least ``min_distance`` apart, strongest first, refined
+    to subpixel like keypoints; rows of absent animals are NaN.
+    """
+
+    max_animals: int = Field(default=2, ge=1, le=64)
+    """Most animals reported per frame (the strongest maxima are kept)."""
+    threshold: float = Field(default=0.3, ge=0, le=1)
+    """Smallest map value of an anchor (maps peak at 1 on a labelled anchor)."""
+    min_distance: float = Field(default=16.0, gt=0, le=4096)
+    """Two anchors closer than this (model-input pixels) are one: the local-maximum
+    window's half-side is ``max(1, round(min_distance / stride))`` map pixels."""
+    crop_size: int | None = Field(default=None, ge=16, le=4096)
+    """Side, in frame pixels, of the crop cut around each anchor for the pose model; None
+    = the pose model's ``data.crop.size``. A pose model trained on another crop size is
+    refused."""
+
+    def nms_radius(self, stride: int) -> int:
+        """Half-side of the local-maximum window in map pixels."""
+        return max(1, round(self.min_distance / stride))
 
 
 class Targets(StrictModel):
@@ -37,6 +66,9 @@ class Targets(StrictModel):
     """Multiplier of the posture-graph maps."""
     mask_missing: bool = True
     """Missing (NaN) keypoints get no target and no loss weight."""
+    anchor: AnchorTargets | None = None
+    """Train an anchor model (several animals per whole frame, one anchor keypoint) instead
+    of a pose model; see :class:`AnchorTargets`."""
 
     @property
     def stride(self) -> int:
@@ -176,9 +208,10 @@ class Training(StrictModel):
     peak keeps the same weight whatever the map size or the number of maps. ``pixels``:
     the mean over every pixel of every map (the paper's plain MSE), where one keypoint's
     signal is about ``1 / (height * width * maps)`` of the loss."""
-    foreground_weight: float = Field(default=0.0, ge=0, le=1000)
+    foreground_weight: float = Field(default=10.0, ge=0, le=1000)
     """Extra weight of the squared error where the target is high: each pixel counts
-    ``1 + foreground_weight * target``. 0 is the paper's plain MSE. Confidence maps are
+    ``1 + foreground_weight * target``. 0 with ``loss_normalization: pixels`` is the
+    paper's plain MSE. Confidence maps are
     mostly zero, and with plain MSE a freshly initialised network first learns to predict
     nothing and can stay there for hundreds of steps (measured: the mirror mouse without
     posture graph never left it in 23 minutes on a CPU; with 10 it was at a 10 px median

@@ -68,6 +68,7 @@ __all__ = [
     "max_offset",
     "min_curvature",
     "profile_weights",
+    "refine_at",
     "triples",
     "window_radius",
 ]
@@ -199,25 +200,48 @@ def find_peaks(
     maps = np.asarray(maps, dtype=np.float32)
     n, h, w, m = maps.shape
     k = m if n_keypoints is None else n_keypoints
-    sigma_map = sigma / stride
-    radius = window_radius(sigma_map)
-    weights = profile_weights(radius, sigma_map)
-    limit = max_offset(radius)
     cube = np.ascontiguousarray(maps[..., :k].transpose(0, 3, 1, 2))  # (N, K, h, w)
     flat = cube.reshape(n, k, h * w)
     index = flat.argmax(axis=2)
     confidence = np.take_along_axis(flat, index[..., None], axis=2)[..., 0]
     row, col = np.divmod(index, w)
+    x_input, y_input = refine_at(cube, row, col, stride, sigma)
+    return np.stack([x_input, y_input, confidence], axis=-1).astype(np.float32)
+
+
+def refine_at(
+    cube: np.ndarray, row: np.ndarray, col: np.ndarray, stride: int, sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Subpixel positions, in input pixels, of peaks at integer map positions.
+
+    The one pass of :func:`find_peaks` around given maxima, so that other peak pickers
+    (several animals per map: :mod:`dpk.trainer.anchors`) refine exactly the same way.
+
+    Args:
+        cube: float32 (N, C, h, w) maps, channels first.
+        row: int (N, C) map rows of the peaks (channel c of cube is read for column c).
+        col: int (N, C) map columns of the peaks.
+        stride: Output stride of the maps.
+        sigma: Target sigma in input pixels.
+
+    Returns:
+        ``(x, y)``: float32 (N, C) each, in input pixels.
+    """
+    n, c = row.shape
+    sigma_map = sigma / stride
+    radius = window_radius(sigma_map)
+    weights = profile_weights(radius, sigma_map)
+    limit = max_offset(radius)
     padded = np.pad(cube, ((0, 0), (0, 0), (radius, radius), (radius, radius)))
     offsets = np.arange(2 * radius + 1)
     batch = np.arange(n)[:, None, None, None]
-    channel = np.arange(k)[None, :, None, None]
+    channel = np.arange(c)[None, :, None, None]
     rows = row[..., None, None] + offsets[:, None]  # rows in padded coordinates
     cols = col[..., None, None] + offsets[None, :]
-    window = padded[batch, channel, rows, cols]  # (N, K, 2R+1, 2R+1): [row, col]
+    window = padded[batch, channel, rows, cols]  # (N, C, 2R+1, 2R+1): [row, col]
     col_profile = window.transpose(0, 1, 3, 2) @ weights
     x = col.astype(np.float32) + fit_offsets(col_profile, limit, sigma_map)
     y = row.astype(np.float32) + fit_offsets(window @ weights, limit, sigma_map)
     x_input = x * np.float32(stride) + np.float32((stride - 1) / 2.0)
     y_input = y * np.float32(stride) + np.float32((stride - 1) / 2.0)
-    return np.stack([x_input, y_input, confidence], axis=-1).astype(np.float32)
+    return x_input.astype(np.float32), y_input.astype(np.float32)

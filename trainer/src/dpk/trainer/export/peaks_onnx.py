@@ -25,7 +25,13 @@ from dpk.trainer.peaks import (
     window_radius,
 )
 
-__all__ = ["PEAK_OPSET", "append_peak_finder", "peak_finder_model"]
+__all__ = [
+    "PEAK_OPSET",
+    "append_peak_finder",
+    "pad_flat",
+    "peak_finder_model",
+    "refine_nodes",
+]
 
 PEAK_OPSET = 17
 """Opset the nodes are written for (tf2onnx 1.17 exports opsets 13-18)."""
@@ -115,6 +121,84 @@ def _fit_offsets(b: _Builder, profile: str, radius: int, limit: float, floor: fl
     return b.op("Clip", [vertex, lo, hi], "clipped")  # (N, K, 1)
 
 
+def pad_flat(b: _Builder, cube: str, k: int, h: int, w: int, radius: int) -> str:
+    """(N, K, h, w) maps -> (N, K, (h + 2R) * (w + 2R)): zero-padded by R and flattened."""
+    hp, wp = h + 2 * radius, w + 2 * radius
+    pads = np.array([0, 0, radius, radius, 0, 0, radius, radius], np.int64)
+    padded = b.op("Pad", [cube, b.const(pads, "pads"), b.const(np.float32(0.0), "padv")], "pad")
+    return b.op("Reshape", [padded, b.const(np.array([0, k, hp * wp], np.int64))], "flatp")
+
+
+def refine_nodes(
+    b: _Builder,
+    flat_padded: str,
+    row: str,
+    col: str,
+    k: int,
+    w: int,
+    stride: int,
+    sigma_map: float,
+) -> tuple[str, str]:
+    """Nodes of the one refinement pass around integer peaks: the twin of
+    :func:`dpk.trainer.peaks.refine_at`.
+
+    Args:
+        b: The builder.
+        flat_padded: (N, K, (h + 2R) * (w + 2R)) maps from :func:`pad_flat`.
+        row: int64 (N, K, 1) map rows of the peaks.
+        col: int64 (N, K, 1) map columns of the peaks.
+        k: K, the size of axis 1.
+        w: Map width.
+        stride: Output stride.
+        sigma_map: Target sigma in map pixels.
+
+    Returns:
+        ``(x, y)``: float (N, K, 1) tensors in input pixels.
+    """
+    r = window_radius(sigma_map)
+    limit = max_offset(r)
+    floor = min_curvature(sigma_map)
+    wp = w + 2 * r
+    side = 2 * r + 1
+    grid = (np.arange(side)[:, None] * wp + np.arange(side)[None, :]).reshape(1, 1, -1)
+    grid_name = b.const(grid.astype(np.int64), "grid")
+    weights = profile_weights(r, sigma_map)
+    column_weights = b.const(
+        weights.reshape(side, 1), "wcol"
+    )  # sums rows: (.., side, side) @ (side, 1)
+    window_shape = b.const(np.array([0, k, side, side], np.int64), "wshape")
+    squeeze_last = b.const(np.array([3], np.int64), "axis3")
+    wp_i = b.const(np.array(wp, np.int64), "wp")
+
+    base = b.op("Add", [b.op("Mul", [row, wp_i]), col], "base")
+    window = b.op(
+        "Reshape",
+        [
+            b.op("GatherElements", [flat_padded, b.op("Add", [base, grid_name])], axis=2),
+            window_shape,
+        ],
+        "window",
+    )  # (N, K, side, side): [row, col]
+    row_profile = b.op("Squeeze", [b.op("MatMul", [window, column_weights]), squeeze_last])
+    transposed = b.op("Transpose", [window], perm=[0, 1, 3, 2])
+    col_profile = b.op("Squeeze", [b.op("MatMul", [transposed, column_weights]), squeeze_last])
+    dx = _fit_offsets(b, col_profile, r, limit, floor)
+    dy = _fit_offsets(b, row_profile, r, limit, floor)
+
+    def as_float(value: str) -> str:
+        return b.op("Cast", [value], to=TensorProto.FLOAT)
+
+    x = b.op("Add", [as_float(col), dx], "x")
+    y = b.op("Add", [as_float(row), dy], "y")
+    scale = b.const(np.float32(stride), "stride")
+    shift = b.const(np.float32((stride - 1) / 2.0), "shift")
+
+    def to_input(value: str) -> str:
+        return b.op("Add", [b.op("Mul", [value, scale]), shift])
+
+    return to_input(x), to_input(y)
+
+
 def _peak_nodes(
     b: _Builder,
     maps: str,
@@ -127,10 +211,6 @@ def _peak_nodes(
 ) -> None:
     h, w, k = map_height, map_width, n_keypoints
     r = window_radius(sigma_map)
-    limit = max_offset(r)
-    floor = min_curvature(sigma_map)
-    hp, wp = h + 2 * r, w + 2 * r
-    side = 2 * r + 1
     keypoint_maps = b.op(
         "Slice",
         [
@@ -148,58 +228,10 @@ def _peak_nodes(
     width_i = b.const(np.array(w, np.int64), "w")
     row = b.op("Div", [index, width_i], "row")
     col = b.op("Mod", [index, width_i], "col", fmod=0)
-    pads = np.array([0, 0, r, r, 0, 0, r, r], np.int64)
-    padded = b.op("Pad", [cube, b.const(pads, "pads"), b.const(np.float32(0.0), "padv")], "pad")
-    flat_padded = b.op("Reshape", [padded, b.const(np.array([0, k, hp * wp], np.int64))], "flatp")
-    grid = (np.arange(side)[:, None] * wp + np.arange(side)[None, :]).reshape(1, 1, -1)
-    grid_name = b.const(grid.astype(np.int64), "grid")
-    weights = profile_weights(r, sigma_map)
-    column_weights = b.const(
-        weights.reshape(side, 1), "wcol"
-    )  # sums rows: (.., side, side) @ (side, 1)
-    window_shape = b.const(np.array([0, k, side, side], np.int64), "wshape")
-    squeeze_last = b.const(np.array([3], np.int64), "axis3")
-    wp_i = b.const(np.array(wp, np.int64), "wp")
-
-    def fit(row_i: str, col_i: str) -> tuple[str, str]:
-        """Offsets (N, K, 1) of the window whose top-left padded pixel is (row_i, col_i)."""
-        base = b.op("Add", [b.op("Mul", [row_i, wp_i]), col_i], "base")
-        window = b.op(
-            "Reshape",
-            [
-                b.op("GatherElements", [flat_padded, b.op("Add", [base, grid_name])], axis=2),
-                window_shape,
-            ],
-            "window",
-        )  # (N, K, side, side): [row, col]
-        row_profile = b.op("Squeeze", [b.op("MatMul", [window, column_weights]), squeeze_last])
-        transposed = b.op("Transpose", [window], perm=[0, 1, 3, 2])
-        col_profile = b.op("Squeeze", [b.op("MatMul", [transposed, column_weights]), squeeze_last])
-        return (
-            _fit_offsets(b, col_profile, r, limit, floor),
-            _fit_offsets(b, row_profile, r, limit, floor),
-        )
-
-    def as_float(value: str) -> str:
-        return b.op("Cast", [value], to=TensorProto.FLOAT)
-
-    dx, dy = fit(row, col)  # one pass, centred on the integer maximum
-    x = b.op("Add", [as_float(col), dx], "x")
-    y = b.op("Add", [as_float(row), dy], "y")
-    scale = b.const(np.float32(stride), "stride")
-    shift = b.const(np.float32((stride - 1) / 2.0), "shift")
-
-    def to_input(value: str) -> str:
-        return b.op("Add", [b.op("Mul", [value, scale]), shift])
-
+    flat_padded = pad_flat(b, cube, k, h, w, r)
+    x, y = refine_nodes(b, flat_padded, row, col, k, w, stride, sigma_map)
     b.nodes.append(
-        helper.make_node(
-            "Concat",
-            [to_input(x), to_input(y), confidence],
-            [output],
-            name=b.name("keypoints"),
-            axis=2,
-        )
+        helper.make_node("Concat", [x, y, confidence], [output], name=b.name("keypoints"), axis=2)
     )
 
 
