@@ -320,10 +320,15 @@ def record(rows: list[dict], quick: bool) -> None:
     print_rows(rows, "held-out error after training on this CPU")
     if quick:
         return
-    previous = stored_runs()
-    for r in rows:
-        previous[f"{r['dataset']}/{r['name']}"] = r
-    save_json("train_real", {"runs": previous})
+    import fcntl
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with (RESULTS / ".train_real.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # side-by-side runs finish together
+        previous = stored_runs()
+        for r in rows:
+            previous[f"{r['dataset']}/{r['name']}"] = r
+        save_json("train_real", {"runs": previous})
     for dataset in sorted({r["dataset"] for r in rows}):
         plot_curves(
             [r for r in previous.values() if r["dataset"] == dataset],

@@ -14,10 +14,6 @@ from tests.conftest import ROOT
 # Written so that this file does not match itself.
 MACHINE_PATH = re.compile(r"(?<![\w.])/(?:work|root|home|Users)/|[A-Za-z]:\\Users\\")
 
-# Rewritten by the training benchmark's author (relative run paths); until it lands it may
-# still hold an absolute run folder.
-PENDING = {"benchmarks/results/train_real.json"}
-
 
 def _committed_files() -> list[str]:
     try:
@@ -48,17 +44,7 @@ def _texts(path: Path) -> list[tuple[str, str]]:
 
 
 @pytest.mark.skipif(not FILES, reason="not a git checkout")
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name, marks=pytest.mark.xfail(strict=False, reason="being rewritten (see PENDING)")
-        )
-        if name in PENDING
-        else name
-        for name in FILES
-    ],
-)
+@pytest.mark.parametrize("name", FILES)
 def test_no_machine_path(name: str) -> None:
     path = ROOT / name
     if not path.is_file():  # deleted in the work tree, not yet committed
@@ -71,8 +57,8 @@ def test_no_machine_path(name: str) -> None:
     assert not found, f"{name} holds a path of this machine:\n" + "\n".join(found[:5])
 
 
-def test_the_model_files_and_the_pending_file_are_covered() -> None:
+def test_the_model_files_and_the_benchmark_results_are_covered() -> None:
     if not FILES:
         pytest.skip("not a git checkout")
-    assert set(FILES) >= PENDING
+    assert "benchmarks/results/train_real.json" in FILES
     assert any(name.endswith(".onnx") for name in FILES)
