@@ -181,6 +181,8 @@ def export_onnx(
         keypoints_output=KEYPOINTS_NAME,
         keep_maps=True,
     )
+    if spec.targets.anchor is not None:
+        _append_anchors(proto, spec)
     card = card if card is not None else (spec.card or ModelCard())
     proto.producer_name = "dpk"
     proto.producer_version = __version__
@@ -226,6 +228,8 @@ def export_onnx(
             f"same maps (allowed {allowed:.2g} px); the file was not written. This is a bug in "
             "dpk's peak finder: please report it with the spec"
         )
+    if spec.targets.anchor is not None:
+        _check_anchors(session, spec, check_images, onnx_maps, allowed)
     keras_peak = keras_maps[..., :k].max(axis=(1, 2))
     conf_diff = float(np.abs(onnx_keypoints[..., 2] - keras_peak).max())
     if not include_maps:
@@ -257,3 +261,59 @@ def export_onnx(
         flops=flops,
         outputs=outputs,
     )
+
+
+def _append_anchors(proto, spec: ModelSpec) -> None:
+    """An anchor model also outputs ``anchors`` (N, max_animals, 3), after ``keypoints``
+    (its strongest anchor, so that it stays an ordinary one-keypoint dpk model file)."""
+    from dpk.trainer.export.anchors_onnx import append_anchor_finder
+
+    anchor = spec.targets.anchor
+    assert anchor is not None
+    keypoints = [o for o in proto.graph.output if o.name == KEYPOINTS_NAME]
+    append_anchor_finder(
+        proto,
+        MAPS_NAME,
+        stride=spec.targets.stride,
+        sigma=spec.targets.sigma,
+        max_animals=anchor.max_animals,
+        threshold=anchor.threshold,
+        radius=anchor.nms_radius(spec.targets.stride),
+        keep_maps=True,
+    )
+    outputs = keypoints + list(proto.graph.output)
+    del proto.graph.output[:]
+    proto.graph.output.extend(outputs)
+
+
+def _check_anchors(session, spec: ModelSpec, images: np.ndarray, maps: np.ndarray, allowed):
+    """The in-graph anchors equal :func:`dpk.trainer.anchors.find_anchors` on the same maps."""
+    from dpk.trainer.anchors import find_anchors
+    from dpk.trainer.export.anchors_onnx import ANCHORS_OUTPUT
+
+    anchor = spec.targets.anchor
+    assert anchor is not None
+    stride = spec.targets.stride
+    found = np.concatenate(
+        [
+            session.run([ANCHORS_OUTPUT], {INPUT_NAME: images[i : i + CHECK_BATCH]})[0]
+            for i in range(0, len(images), CHECK_BATCH)
+        ]
+    )
+    reference = find_anchors(
+        maps,
+        stride,
+        spec.targets.sigma,
+        max_animals=anchor.max_animals,
+        threshold=anchor.threshold,
+        radius=anchor.nms_radius(stride),
+    )
+    same_rows = np.array_equal(np.isnan(found[..., 0]), np.isnan(reference[..., 0]))
+    both = ~np.isnan(reference[..., 0])
+    diff = float(np.abs(found[both][:, :2] - reference[both][:, :2]).max(initial=0.0))
+    if not same_rows or diff > allowed:
+        raise ExportError(
+            f"the in-graph anchor finder and the numpy one disagree (same animals: {same_rows}, "
+            f"largest difference {diff:.2g} px, allowed {allowed:.2g} px); the file was not "
+            "written. This is a bug in dpk's anchor finder: please report it with the spec"
+        )
