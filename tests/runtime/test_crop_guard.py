@@ -35,7 +35,7 @@ def test_whole_frames_of_another_size_are_refused_in_one_line(crop_model):
     message = str(error.value)
     assert "\n" not in message
     assert "48x48 crops centred on 'nose'" in message and "160x120" in message
-    assert "--anchor-model" in message and "--cropped" in message
+    assert "TopDown(ANCHOR_MODEL, MODEL)" in message and "--cropped" in message
 
 
 def test_frames_of_the_crop_size_and_cropped_frames_pass(crop_model):

@@ -3,8 +3,8 @@
 A model trained on crops cut around one animal (``data.crop`` in its spec: an anchor
 keypoint and a crop side) sees one animal, centred, at the scale of the crop. Squeezing a
 whole frame into its input gives numbers that look like keypoints and mean nothing, so
-the runtime refuses, in one line that says what to pass instead: an anchor model (or a
-zoo pipeline that names one) to find the animals first, or ``cropped=True``
+the runtime refuses, in one line that says what to pass instead: an anchor model
+(:class:`dpk.runtime.topdown.TopDown`) to find the animals first, or ``cropped=True``
 (``--cropped``) when the frames already are crops around the anchor.
 """
 
@@ -52,8 +52,7 @@ def check_frame_size(
         return
     raise CropMismatchError(
         f"{name or spec.name} was trained on {size}x{size} crops centred on {anchor!r}, but "
-        f"these frames are {width}x{height}: give an anchor model that finds the animals "
-        f"first (--anchor-model ANCHOR.onnx, or a zoo pipeline name as --model; Python: "
-        f"dpk.runtime.topdown.TopDown), or pass --cropped (Python: cropped=True) if the "
-        f"frames already are crops around {anchor!r}"
+        f"these frames are {width}x{height}: run it behind an anchor model that finds the "
+        f"animals first (Python: dpk.runtime.topdown.TopDown(ANCHOR_MODEL, MODEL)), or pass "
+        f"--cropped (Python: cropped=True) if the frames already are crops around {anchor!r}"
     )
