@@ -31,7 +31,14 @@ from dpk.runtime.preprocess import FrameOrder, fit_frames, to_frame_coordinates
 from dpk.runtime.providers import Device
 from dpk.specs.errors import DpkError
 
-__all__ = ["ANCHORS_NAME", "TopDown", "TopDownResult", "crop_origin", "cut_crops"]
+__all__ = [
+    "ANCHORS_NAME",
+    "TopDown",
+    "TopDownResult",
+    "crop_origin",
+    "cut_crops",
+    "pose_at",
+]
 
 ANCHORS_NAME = "anchors"
 """Output of an anchor model: float32 (N, max_animals, 3), NaN rows for absent animals."""
@@ -158,25 +165,7 @@ class TopDown:
 
     def pose_at(self, frames, anchors: np.ndarray, frame_order: FrameOrder = "bgr"):
         """Keypoints (N, A, K, 3) and scores (N, A) of the animals at ``anchors`` (N, A, 2+)."""
-        size, k = self.crop_size, self.pose.model_file.n_keypoints
-        n, a = anchors.shape[:2]
-        keypoints = np.full((n, a, k, 3), np.nan, np.float32)
-        crops, origins, where = [], [], []
-        for i in range(n):
-            for j in np.flatnonzero(np.isfinite(anchors[i, :, :2]).all(axis=1)):
-                origin = crop_origin(float(anchors[i, j, 0]), float(anchors[i, j, 1]), size)
-                crops.append(cut_crops(np.asarray(frames[i]), np.array([origin]), size)[0])
-                origins.append(origin)
-                where.append((i, j))
-        if crops:
-            found = self.pose.predict(np.stack(crops), frame_order=frame_order)
-            found[..., :2] += np.asarray(origins, np.float32)[:, None, :]
-            rows, cols = np.array(where).T
-            keypoints[rows, cols] = found
-        with warnings.catch_warnings():  # absent animals: 'mean of empty slice', NaN
-            warnings.simplefilter("ignore", RuntimeWarning)
-            scores = np.nanmean(keypoints[..., 2], axis=-1).astype(np.float32)
-        return keypoints, scores
+        return pose_at(self.pose, frames, anchors, self.crop_size, frame_order)
 
     def predict(self, frames, frame_order: FrameOrder = "bgr") -> TopDownResult:
         """Every animal's keypoints in a batch of frames (a list or an (N, H, W[, C]) array)."""
@@ -188,3 +177,33 @@ class TopDown:
         anchors = self.find_anchors(frames, frame_order)
         keypoints, scores = self.pose_at(frames, anchors, frame_order)
         return TopDownResult(keypoints, scores, anchors)
+
+
+def pose_at(
+    pose: Predictor, frames, anchors: np.ndarray, size: int, frame_order: FrameOrder = "bgr"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pose model on ``size`` crops around ``anchors`` (N, A, 2+) of ``frames``.
+
+    Returns:
+        ``(keypoints, scores)``: float32 (N, A, K, 3) in frame pixels and (N, A) mean
+        confidences; NaN where the anchor is NaN.
+    """
+    k = pose.model_file.n_keypoints
+    n, a = anchors.shape[:2]
+    keypoints = np.full((n, a, k, 3), np.nan, np.float32)
+    crops, origins, where = [], [], []
+    for i in range(n):
+        for j in np.flatnonzero(np.isfinite(anchors[i, :, :2]).all(axis=1)):
+            origin = crop_origin(float(anchors[i, j, 0]), float(anchors[i, j, 1]), size)
+            crops.append(cut_crops(np.asarray(frames[i]), np.array([origin]), size)[0])
+            origins.append(origin)
+            where.append((i, j))
+    if crops:
+        found = pose.predict(np.stack(crops), frame_order=frame_order)
+        found[..., :2] += np.asarray(origins, np.float32)[:, None, :]
+        rows, cols = np.array(where).T
+        keypoints[rows, cols] = found
+    with warnings.catch_warnings():  # absent animals: 'mean of empty slice', NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scores = np.nanmean(keypoints[..., 2], axis=-1).astype(np.float32)
+    return keypoints, scores
