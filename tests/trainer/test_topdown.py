@@ -114,3 +114,17 @@ def test_crops_and_origins():
     image = np.arange(12, dtype=np.uint8).reshape(3, 4)
     crop = cut_crops(image, np.array([[-1, -1]]), 3)[0, ..., 0]
     np.testing.assert_array_equal(crop, [[0, 0, 0], [0, 0, 1], [0, 4, 5]])
+
+
+def test_dynamic_crop_follows_and_searches_when_lost(tmp_path):
+    from dpk.runtime.dynamic_crop import DynamicCrop
+
+    pipeline = TopDown(anchor_model(tmp_path / "a.onnx"), pose_model(tmp_path / "p.onnx"), "cpu")
+    path = [(20, 30), (24, 31), (28, 33), (110, 80), (106, 78), (0, 0)]
+    frames = [frame([p]) for p in path]
+    frames[-1][:] = 0  # the animal leaves
+    follow = DynamicCrop(pipeline, min_score=0.3)
+    found = follow.predict(frames)
+    np.testing.assert_array_equal(found[:5, 0, :2], path[:5])
+    assert np.isnan(found[5]).all()
+    assert follow.searches == 3  # the first frame, the jump, the empty frame
