@@ -128,3 +128,28 @@ def test_dynamic_crop_follows_and_searches_when_lost(tmp_path):
     np.testing.assert_array_equal(found[:5, 0, :2], path[:5])
     assert np.isnan(found[5]).all()
     assert follow.searches == 3  # the first frame, the jump, the empty frame
+
+
+def test_predict_video_tracks_two_animals(tmp_path):
+    import cv2
+
+    path = tmp_path / "two.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (W, H))
+    yy, xx = np.mgrid[0:H, 0:W]
+    truth = []
+    for t in range(12):
+        a, b = (20 + 3 * t, 30), (100 - 3 * t, 70)
+        truth.append((a, b))
+        image = np.zeros((H, W))
+        for (x, y), value in ((a, 250), (b, 200)):
+            image = np.maximum(image, value * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 2.0))
+        writer.write(np.repeat(image.round().astype(np.uint8)[..., None], 3, axis=2))
+    writer.release()
+    pipeline = TopDown(anchor_model(tmp_path / "a.onnx"), pose_model(tmp_path / "p.onnx"), "cpu")
+    found = pipeline.predict_video(path, batch_size=5)
+    assert found.keypoints.shape == (12, 3, 4, 3)
+    np.testing.assert_array_equal(found.frame_indices, np.arange(12))
+    for t, (a, b) in enumerate(truth):
+        rows = {tuple(np.round(found.keypoints[t, j, 0, :2]).astype(int)): j for j in range(2)}
+        assert found.track_ids[t, rows[a]] == 0 and found.track_ids[t, rows[b]] == 1
+    assert (found.track_ids[:, 2] == -1).all()

@@ -21,6 +21,7 @@ import math
 import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -74,11 +75,15 @@ class TopDownResult:
         keypoints: float32 (N, A, K, 3) in frame pixels; NaN rows for absent animals.
         scores: float32 (N, A): mean keypoint confidence per animal; NaN when absent.
         anchors: float32 (N, A, 3): the anchor points in frame pixels and their map value.
+        frame_indices: int64 (N,) frame index per row (videos), else None.
+        track_ids: int64 (N, A) track per instance, -1 when absent (videos), else None.
     """
 
     keypoints: np.ndarray
     scores: np.ndarray
     anchors: np.ndarray
+    frame_indices: np.ndarray | None = None
+    track_ids: np.ndarray | None = None
 
 
 class TopDown:
@@ -177,6 +182,71 @@ class TopDown:
         anchors = self.find_anchors(frames, frame_order)
         keypoints, scores = self.pose_at(frames, anchors, frame_order)
         return TopDownResult(keypoints, scores, anchors)
+
+    def predict_video(
+        self,
+        path: str | os.PathLike,
+        start: int = 0,
+        stop: int | None = None,
+        step: int = 1,
+        *,
+        batch_size: int = 16,
+        max_distance: float = 50.0,
+        max_gap: int = 10,
+    ) -> TopDownResult:
+        """Every animal of frames ``start, start + step, ...`` below ``stop``, tracked.
+
+        Unreadable frames are NaN rows. Tracks come from
+        :func:`dpk.runtime.tracking.track_instances` (``max_distance`` in frame pixels,
+        ``max_gap`` in frames).
+        """
+        from dpk.runtime.tracking import track_instances
+
+        a, k = self.max_animals, self.pose.model_file.n_keypoints
+        parts: list[TopDownResult] = []
+        all_indices: list[int] = []
+        for indices, frames in _video_batches(path, start, stop, step, batch_size):
+            good = [i for i, f in enumerate(frames) if f is not None]
+            part = TopDownResult(
+                np.full((len(frames), a, k, 3), np.nan, np.float32),
+                np.full((len(frames), a), np.nan, np.float32),
+                np.full((len(frames), a, 3), np.nan, np.float32),
+            )
+            if good:
+                found = self.predict([frames[i] for i in good])
+                part.keypoints[good], part.scores[good] = found.keypoints, found.scores
+                part.anchors[good] = found.anchors
+            parts.append(part)
+            all_indices += indices
+        frame_indices = np.asarray(all_indices, np.int64)
+        keypoints = (
+            np.concatenate([p.keypoints for p in parts])
+            if parts
+            else np.empty((0, a, k, 3), np.float32)
+        )
+        return TopDownResult(
+            keypoints=keypoints,
+            scores=np.concatenate([p.scores for p in parts]) if parts else np.empty((0, a)),
+            anchors=np.concatenate([p.anchors for p in parts]) if parts else np.empty((0, a, 3)),
+            frame_indices=frame_indices,
+            track_ids=track_instances(
+                keypoints, frame_indices, max_distance=max_distance, max_gap=max_gap
+            ),
+        )
+
+
+def _video_batches(path, start: int, stop: int | None, step: int, size: int):
+    from dpk.runtime.video import VideoSource
+
+    indices, frames = [], []
+    for read in VideoSource(Path(path), start, stop, step):
+        indices.append(read.index)
+        frames.append(read.frame)
+        if len(frames) == size:
+            yield indices, frames
+            indices, frames = [], []
+    if frames:
+        yield indices, frames
 
 
 def pose_at(
