@@ -41,7 +41,7 @@ def assign(cost: np.ndarray) -> list[tuple[int, int]]:
         return []
     finite = np.where(np.isfinite(cost), cost, 1e12)
     try:
-        from scipy.optimize import linear_sum_assignment
+        from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
     except ImportError:
         linear_sum_assignment = None
     if linear_sum_assignment is not None:
