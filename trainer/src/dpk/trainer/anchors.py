@@ -18,9 +18,16 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from dpk.specs.skeleton import Skeleton
 from dpk.trainer.peaks import refine_at
 
-__all__ = ["MASKED", "find_anchors", "local_maxima"]
+__all__ = [
+    "MASKED",
+    "anchor_skeleton",
+    "find_anchors",
+    "local_maxima",
+    "match_anchors",
+]
 
 MASKED = np.float32(-1e30)
 """The value a pixel that is not an anchor candidate gets before the top-N choice."""
@@ -73,3 +80,24 @@ def find_anchors(
     anchors = np.stack([x, y, value], axis=-1).astype(np.float32)
     anchors[value < np.float32(threshold)] = np.nan
     return anchors
+
+
+def anchor_skeleton(anchor: str, max_animals: int) -> Skeleton:
+    """The training labels' skeleton of an anchor model: one column per animal
+    (``thorax``, ``thorax_2``, ...), no edges, no swaps (animals have no order)."""
+    names = [anchor] + [f"{anchor}_{i}" for i in range(2, int(max_animals) + 1)]
+    return Skeleton(names=names)
+
+
+def match_anchors(predicted: np.ndarray, labelled: np.ndarray) -> np.ndarray:
+    """Reorder each frame's predicted anchors (N, A, 3) to the labelled animals (N, A, 2)
+    by least total distance, so that row i of both is one animal (errors per animal)."""
+    from dpk.runtime.tracking import assign
+
+    out = np.full_like(predicted, np.nan)
+    for t in range(len(predicted)):
+        cost = np.linalg.norm(predicted[t, :, None, :2] - labelled[t, None, :, :2], axis=-1)
+        cost = np.where(np.isfinite(cost), cost, np.inf)
+        for i, j in assign(cost):
+            out[t, j] = predicted[t, i]
+    return out

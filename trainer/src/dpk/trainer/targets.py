@@ -145,6 +145,14 @@ def draw_targets(
         float32 (h, w, M) maps; NaN channels are masked (see module docstring).
     """
     keypoints = np.asarray(keypoints, dtype=np.float64)
+    if targets.anchor is not None:  # anchor model: one map, a Gaussian at every animal
+        uv = input_to_map(keypoints, targets.stride)
+        seen = np.isfinite(uv).all(axis=1)
+        points = _gaussian_points(
+            uv[seen, 0], uv[seen, 1], map_shape, targets.sigma / targets.stride
+        )
+        anchor_map = points.max(axis=0) if seen.any() else np.zeros(map_shape)
+        return anchor_map[..., None].astype(np.float32)
     if keypoints.shape != (layout.n_keypoints, 2):
         raise ValueError(f"keypoints must be ({layout.n_keypoints}, 2), got {keypoints.shape}")
     stride = targets.stride

@@ -18,7 +18,14 @@ from dpk.trainer.peaks import find_peaks
 if TYPE_CHECKING:
     from dpk.runtime.preprocess import FrameTransform
 
-__all__ = ["CosineSchedule", "RunState", "TimeBudget", "ValidationError", "predict_keypoints"]
+__all__ = [
+    "CosineSchedule",
+    "RunState",
+    "TimeBudget",
+    "ValidationError",
+    "matched",
+    "predict_keypoints",
+]
 
 
 def predict_keypoints(
@@ -29,10 +36,39 @@ def predict_keypoints(
     for start in range(0, len(images), batch_size):
         outputs = model.predict_on_batch(images[start : start + batch_size])
         maps = outputs[-1] if isinstance(outputs, list | tuple) else outputs
+        if spec.targets.anchor is not None:  # anchor model: every animal, strongest first
+            found.append(_anchors(np.asarray(maps), spec))
+            continue
         found.append(
             find_peaks(np.asarray(maps), spec.targets.stride, spec.targets.sigma, spec.n_keypoints)
         )
     return np.concatenate(found) if found else np.zeros((0, spec.n_keypoints, 3), np.float32)
+
+
+def _anchors(maps: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    from dpk.trainer.anchors import find_anchors
+
+    anchor = spec.targets.anchor
+    assert anchor is not None
+    stride = spec.targets.stride
+    return find_anchors(
+        maps,
+        stride,
+        spec.targets.sigma,
+        max_animals=anchor.max_animals,
+        threshold=anchor.threshold,
+        radius=anchor.nms_radius(stride),
+    )
+
+
+def matched(predicted: np.ndarray, labelled: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """Predictions in the labels' row order: anchors matched to the labelled animals (an
+    anchor model), else unchanged."""
+    if spec.targets.anchor is None:
+        return predicted
+    from dpk.trainer.anchors import match_anchors
+
+    return match_anchors(predicted, labelled)
 
 
 class ValidationError(keras.callbacks.Callback):
@@ -99,6 +135,7 @@ class ValidationError(keras.callbacks.Callback):
         predicted = predict_keypoints(self.model, self.spec, self.images)
         if self.frame_transform is not None:
             predicted = self.frame_transform.to_frame(predicted)
+        predicted = matched(predicted, self.keypoints, self.spec)
         summary = error_summary(euclidean_errors(predicted, self.keypoints))
         logs["val_error"] = summary.get("mean", float("nan"))
         for p in PERCENTILES:

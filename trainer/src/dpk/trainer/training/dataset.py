@@ -61,7 +61,12 @@ class MapDataset(keras.utils.PyDataset):
         self.map_shape = map_shape
         self.n_outputs = n_outputs
         self.batch_size = min(batch_size, len(images))
-        self.augmenter = Augmenter(spec.augmentation, spec.skeleton) if augment else None
+        skeleton = spec.skeleton
+        if spec.targets.anchor is not None:  # one column per animal's anchor
+            from dpk.trainer.anchors import anchor_skeleton
+
+            skeleton = anchor_skeleton(spec.skeleton.names[0], self.keypoints.shape[1])
+        self.augmenter = Augmenter(spec.augmentation, skeleton) if augment else None
         self.shuffle = shuffle
         self.seed = seed
         self.steps = steps

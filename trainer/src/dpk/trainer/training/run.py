@@ -334,7 +334,14 @@ def train_arrays(
         true = val_keypoints
         if frame_transform is not None:
             predicted, true = frame_transform.to_frame(predicted), frame_transform.to_frame(true)
-        report = keypoint_report(predicted, true, spec.skeleton.names)
+        names = list(spec.skeleton.names)
+        if spec.targets.anchor is not None:  # one column per animal's anchor
+            from dpk.trainer.anchors import anchor_skeleton
+            from dpk.trainer.training.callbacks import matched
+
+            predicted = matched(predicted, true, spec)
+            names = anchor_skeleton(names[0], true.shape[1]).names
+        report = keypoint_report(predicted, true, names)
     result = TrainResult(
         run_dir=run_dir,
         epochs_done=epochs_done,

@@ -54,6 +54,39 @@ def _sleap_full_frames(sleap: SleapLabels, spec: ModelSpec, frames: list[int]) -
     return labels
 
 
+def _sleap_anchor_frames(sleap: SleapLabels, spec: ModelSpec, frames: list[int]) -> Labels:
+    """Whole frames for an anchor model (``targets.anchor``): column i is the anchor
+    keypoint of animal i, up to ``max_animals`` (NaN where fewer are labelled)."""
+    from dpk.trainer.anchors import anchor_skeleton
+
+    anchor = spec.targets.anchor
+    assert anchor is not None
+    origin = str(sleap.path)
+    name = spec.skeleton.names[0]
+    column = keypoint_columns(sleap.skeleton.names, [name], origin)[0]
+    a = anchor.max_animals
+    images: list[np.ndarray] = []
+    keypoints: list[np.ndarray] = []
+    for _, image in sleap.iter_frames(frames):
+        images.append(image)
+    for index in frames:
+        points = np.full((a, 2), np.nan, np.float32)
+        found = np.asarray(sleap.instances[index])[:, column, :2]
+        found = found[np.isfinite(found).all(axis=1)][:a]
+        points[: len(found)] = found
+        keypoints.append(points)
+    labels = Labels(
+        images=np.stack(images),
+        keypoints=np.stack(keypoints),
+        skeleton=anchor_skeleton(name, a),
+        sources=[sleap.source(f) for f in frames],
+        frame_indices=np.asarray(frames, dtype=np.int64),
+        origin=origin,
+    )
+    labels.check_inside()
+    return labels
+
+
 def _join(parts: list[Labels], path: Path, crop: bool) -> Labels:
     """The examples of every video of a SLEAP file, in the file's video order."""
     if len(parts) == 1:
@@ -77,7 +110,7 @@ def load(path: Path, spec: ModelSpec) -> tuple[Labels, Labels]:
     videos = load_slp_videos(path, video=video)
     keypoint_columns(videos[0].skeleton.names, spec.skeleton.names, str(path))
     most = max(v.max_instances for v in videos)
-    if data.crop is None and most > 1:
+    if data.crop is None and most > 1 and spec.targets.anchor is None:
         raise DpkError(
             f"{path}: frames hold up to {most} animals; add data.crop to the "
             "spec to train on one crop per animal, for example: "
@@ -93,7 +126,9 @@ def load(path: Path, spec: ModelSpec) -> tuple[Labels, Labels]:
         used = sorted(f for key, f in used_keys if key == sleap.video_key)
         if not used:
             continue
-        if data.crop is not None:
+        if spec.targets.anchor is not None:  # whole frames, every animal's anchor
+            labels = _sleap_anchor_frames(sleap, spec, used)
+        elif data.crop is not None:
             labels = crop_sleap(sleap, data.crop, skeleton=spec.skeleton, frames=used)
         else:
             labels = _sleap_full_frames(sleap, spec, used)
