@@ -312,3 +312,23 @@ def test_h5_labels_are_told_by_content_not_name(shared_data, tmp_path):
     renamed = tmp_path / "CollectedData_fly.h5"
     shutil.copy(original, renamed)
     assert detect_format(renamed) == "dpk_h5"
+
+
+def test_one_frame_without_validation_is_fitted_and_trains(tmp_path):
+    """A one-frame dataset with ``validation_fraction: 0`` and frames of another size than
+    the input: the empty validation set is left as it is (no crash), the training frame is
+    fitted and keeps its transform."""
+    csv = write_dlc(tmp_path / "proj", n=1, size=(48, 64))
+    spec = make_spec(["nose", "tail"], 24, 32, {"path": str(csv)}, validation_fraction=0.0)
+    train, validation = load_training_data(spec, tmp_path)
+    assert (len(train), len(validation)) == (1, 0)
+    assert train.images.shape[1:] == (24, 32, 1)
+    assert train.frame_transform is not None
+    assert validation.frame_transform is None
+
+
+def test_one_labelled_frame_with_a_validation_split_is_refused_with_the_fix(tmp_path):
+    csv = write_dlc(tmp_path / "proj", n=1)
+    spec = make_spec(["nose", "tail"], 48, 64, {"path": str(csv)})
+    with pytest.raises(DpkError, match="validation_fraction: 0"):
+        load_training_data(spec, tmp_path)

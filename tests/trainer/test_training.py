@@ -167,3 +167,25 @@ def test_time_budget_and_missing_run(tmp_path):
 
     with pytest.raises(RunError, match="not a dpk run folder"):
         load_run(tmp_path)
+
+
+def test_labels_without_any_keypoint_are_refused_before_training(tmp_path, capsys):
+    from dpk.trainer.training import RunError
+
+    spec = make_spec()
+    images, keypoints = blobs(8, 0)
+    nothing = np.full_like(keypoints, np.nan)
+    with pytest.raises(RunError, match="no labelled keypoint"):
+        train_arrays(spec, images, nothing, images, keypoints, tmp_path, verbose=0)
+    assert not any(tmp_path.iterdir())
+
+
+def test_frames_without_keypoints_are_announced(capsys):
+    from dpk.trainer.training.run import _check_labelled
+
+    _, keypoints = blobs(4, 0)
+    keypoints[1] = np.nan
+    _check_labelled(keypoints, np.full_like(keypoints, np.nan))
+    out = capsys.readouterr().out
+    assert "1 of 4 training frames have no labelled keypoint" in out
+    assert "the validation frames have no labelled keypoint" in out

@@ -97,8 +97,8 @@ def _fit_to_input(labels: Labels, spec: ModelSpec) -> Labels:
     from dpk.runtime.preprocess import fit_frames
 
     pre = spec.preprocessing
-    if labels.image_shape[:2] == (pre.height, pre.width):
-        return labels
+    if len(labels.images) == 0 or labels.image_shape[:2] == (pre.height, pre.width):
+        return labels  # nothing to fit (an empty validation set, or frames of the input size)
     order: Literal["rgb", "bgr"] = "rgb" if pre.color_order == "rgb" else "bgr"
     images, transforms = fit_frames(labels.images, pre, frame_order=order)
     transform = transforms[0]
