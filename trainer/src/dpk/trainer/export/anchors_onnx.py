@@ -14,7 +14,13 @@ import onnx
 from onnx import TensorProto, helper
 
 from dpk.trainer.anchors import MASKED
-from dpk.trainer.export.peaks_onnx import PEAK_OPSET, _Builder, pad_flat, refine_nodes
+from dpk.trainer.export.peaks_onnx import (
+    PEAK_OPSET,
+    _Builder,
+    maps_output_info,
+    pad_flat,
+    refine_nodes,
+)
 from dpk.trainer.peaks import window_radius
 
 __all__ = ["ANCHORS_OUTPUT", "anchor_finder_model", "append_anchor_finder"]
@@ -111,13 +117,9 @@ def append_anchor_finder(
         The same model, for chaining.
     """
     graph = model.graph
-    found = [o for o in graph.output if o.name == maps_output]
-    if not found:
-        raise ValueError(f"the graph has no output {maps_output!r}")
-    dims = found[0].type.tensor_type.shape.dim
+    maps_info = maps_output_info(graph, maps_output)
+    dims = maps_info.type.tensor_type.shape.dim
     h, w = dims[1].dim_value, dims[2].dim_value
-    if not (h and w):
-        raise ValueError("the maps output needs a static height and width")
     if max_animals > h * w:
         raise ValueError(f"max_animals ({max_animals}) is more than the {h}x{w} map's pixels")
     b = _Builder("dpk_anchors/")
@@ -138,7 +140,7 @@ def append_anchor_finder(
     info = helper.make_tensor_value_info(
         anchors_output, TensorProto.FLOAT, [dims[0].dim_param or "N", max_animals, 3]
     )
-    outputs = [info] + ([found[0]] if keep_maps else [])
+    outputs = [info] + ([maps_info] if keep_maps else [])
     del graph.output[:]
     graph.output.extend(outputs)
     return model

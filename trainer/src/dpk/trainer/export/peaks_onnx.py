@@ -28,6 +28,7 @@ from dpk.trainer.peaks import (
 __all__ = [
     "PEAK_OPSET",
     "append_peak_finder",
+    "maps_output_info",
     "pad_flat",
     "peak_finder_model",
     "refine_nodes",
@@ -235,6 +236,22 @@ def _peak_nodes(
     )
 
 
+def maps_output_info(graph: onnx.GraphProto, maps_output: str) -> onnx.ValueInfoProto:
+    """The output ``maps_output`` of ``graph``, checked to have a static height and width
+    (dims 1 and 2).
+
+    Raises:
+        ValueError: No such output, or its height or width is dynamic.
+    """
+    found = [o for o in graph.output if o.name == maps_output]
+    if not found:
+        raise ValueError(f"the graph has no output {maps_output!r}")
+    dims = found[0].type.tensor_type.shape.dim
+    if not (dims[1].dim_value and dims[2].dim_value):
+        raise ValueError("the maps output needs a static height and width")
+    return found[0]
+
+
 def append_peak_finder(
     model: onnx.ModelProto,
     maps_output: str,
@@ -260,13 +277,9 @@ def append_peak_finder(
         The same model, for chaining.
     """
     graph = model.graph
-    found = [o for o in graph.output if o.name == maps_output]
-    if not found:
-        raise ValueError(f"the graph has no output {maps_output!r}")
-    dims = found[0].type.tensor_type.shape.dim
+    maps_info = maps_output_info(graph, maps_output)
+    dims = maps_info.type.tensor_type.shape.dim
     h, w = dims[1].dim_value, dims[2].dim_value
-    if not (h and w):
-        raise ValueError("the maps output needs a static height and width")
     b = _Builder("dpk_peaks/")
     _peak_nodes(b, maps_output, h, w, n_keypoints, stride, sigma / stride, keypoints_output)
     graph.node.extend(b.nodes)
@@ -274,7 +287,7 @@ def append_peak_finder(
     keypoints_info = helper.make_tensor_value_info(
         keypoints_output, TensorProto.FLOAT, [dims[0].dim_param or "N", n_keypoints, 3]
     )
-    outputs = [keypoints_info] + ([found[0]] if keep_maps else [])
+    outputs = [keypoints_info] + ([maps_info] if keep_maps else [])
     del graph.output[:]
     graph.output.extend(outputs)
     return model
