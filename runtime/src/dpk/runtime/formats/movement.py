@@ -28,7 +28,10 @@ __all__ = ["to_movement"]
 
 
 def to_movement(predictions: Predictions, individual: str = "individual_0") -> Any:
-    """A movement poses dataset of ``predictions`` (one individual); see the module notes.
+    """A movement poses dataset of ``predictions``; see the module notes.
+
+    Single-animal predictions are one individual named ``individual``; with instances,
+    one individual per track (:meth:`Predictions.by_track`), named by ``track_names``.
 
     Raises:
         DpkError: xarray is not installed.
@@ -39,12 +42,17 @@ def to_movement(predictions: Predictions, individual: str = "individual_0") -> A
         raise DpkError(
             "a movement dataset needs xarray: pip install xarray (or movement)"
         ) from None
-    keypoints = predictions.keypoints
+    individuals = [individual]
+    keypoints = predictions.keypoints[:, None]
+    if predictions.has_instances:
+        tracked = predictions.by_track()
+        individuals = list(tracked.track_names or [])
+        keypoints = tracked.keypoints
     fps = predictions.fps if predictions.image_names is None else None
     frames = predictions.frame_indices
     time = frames / fps if fps else frames.astype(np.float64)
-    position = np.transpose(keypoints[..., :2], (0, 2, 1))[..., None]  # time, space, kp, ind
-    confidence = keypoints[..., 2][..., None]
+    position = np.transpose(keypoints[..., :2], (0, 3, 2, 1))  # time, space, kp, ind
+    confidence = np.transpose(keypoints[..., 2], (0, 2, 1))
     return xr.Dataset(
         data_vars={
             "position": (("time", "space", "keypoints", "individuals"), position),
@@ -55,7 +63,7 @@ def to_movement(predictions: Predictions, individual: str = "individual_0") -> A
             "frame": ("time", frames),
             "space": ["x", "y"],
             "keypoints": predictions.names,
-            "individuals": [individual],
+            "individuals": individuals,
         },
         attrs={
             "ds_type": "poses",

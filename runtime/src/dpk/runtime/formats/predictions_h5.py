@@ -14,6 +14,11 @@ Layout (readable from any language with an HDF5 library):
 - root attributes: ``dpk.kind`` = ``"predictions"``, ``dpk.format`` = ``"1"``,
   ``dpk.version``, ``source``, ``model_name``, ``source_info`` (JSON: fps, width, height,
   n_frames, codec).
+
+Several animals (format ``"2"``; single-animal files stay format ``"1"``, byte for byte):
+``keypoints`` is float32 (N, A, K, 3) with one row per instance (NaN rows for absent
+animals), ``instance_scores`` float32 (N, A), ``track_ids`` int64 (N, A) (-1 = none;
+only when tracked), ``track_names`` (T,) strings (index = track id), ``flags`` (N, A, K).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ __all__ = [
 
 PREDICTIONS_KIND = "predictions"
 FORMAT_VERSION = "1"
+INSTANCES_FORMAT_VERSION = "2"
+"""Files with an instance axis (several animals): older readers refuse them clearly."""
 _STR = h5py.string_dtype("utf-8")
 
 
@@ -64,7 +71,8 @@ def save_predictions_h5(path: str | os.PathLike, predictions: Predictions) -> Pa
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         f.attrs["dpk.kind"] = PREDICTIONS_KIND
-        f.attrs["dpk.format"] = FORMAT_VERSION
+        multi = predictions.has_instances
+        f.attrs["dpk.format"] = INSTANCES_FORMAT_VERSION if multi else FORMAT_VERSION
         f.attrs["dpk.version"] = __version__
         f.attrs["source"] = predictions.source or ""
         f.attrs["model_name"] = predictions.model_name or ""
@@ -73,6 +81,14 @@ def save_predictions_h5(path: str | os.PathLike, predictions: Predictions) -> Pa
         keypoints.attrs["columns"] = ["x", "y", "confidence"]
         keypoints.attrs["units"] = "pixels of the frame; centre of the top-left pixel at (0, 0)"
         f.create_dataset("frame_indices", data=predictions.frame_indices, dtype="int64")
+        if multi:
+            keypoints.attrs["axes"] = ["frame", "instance", "keypoint", "column"]
+            f.create_dataset("instance_scores", data=predictions.instance_scores, dtype="float32")
+            if predictions.track_ids is not None:
+                ids = f.create_dataset("track_ids", data=predictions.track_ids, dtype="int64")
+                ids.attrs["none"] = -1
+            if predictions.track_names is not None:
+                f.create_dataset("track_names", data=predictions.track_names, dtype=_STR)
         if predictions.image_names is not None:
             f.create_dataset("image_names", data=predictions.image_names, dtype=_STR)
         group = f.create_group("skeleton")
@@ -127,10 +143,10 @@ def load_predictions_h5(path: str | os.PathLike) -> Predictions:
                 "with dpk predict VIDEO --model MODEL -o predictions.h5"
             )
         version = _text(f.attrs.get("dpk.format", FORMAT_VERSION))
-        if version != FORMAT_VERSION:
+        if version not in (FORMAT_VERSION, INSTANCES_FORMAT_VERSION):
             raise DpkError(
                 f"{path}: prediction file format {version!r} is newer than this dpk-runtime "
-                f"reads ({FORMAT_VERSION!r}); upgrade dpk-runtime"
+                f"reads ({FORMAT_VERSION!r}, {INSTANCES_FORMAT_VERSION!r}); upgrade dpk-runtime"
             )
         names = [_text(n) for n in f["skeleton/names"][()]]
         parents = [names[i] if i >= 0 else None for i in f["skeleton/parents"][()].tolist()]
@@ -159,4 +175,7 @@ def load_predictions_h5(path: str | os.PathLike) -> Predictions:
             model_name=_text(f.attrs.get("model_name", "")) or None,
             errors=errors,
             flags=f["flags"][()] if "flags" in f else None,
+            track_ids=f["track_ids"][()] if "track_ids" in f else None,
+            instance_scores=f["instance_scores"][()] if "instance_scores" in f else None,
+            track_names=([_text(n) for n in f["track_names"][()]] if "track_names" in f else None),
         )

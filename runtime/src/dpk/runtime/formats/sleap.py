@@ -482,29 +482,57 @@ def _clip_to_frame(xy: np.ndarray, info: dict[str, Any]) -> np.ndarray:
     return np.clip(xy, -0.5, upper)
 
 
+def _sleap_instance(sio: Any, row: np.ndarray, info: dict[str, Any], skeleton: Any, **kw) -> Any:
+    scores = np.nan_to_num(row[:, 2], nan=0.0)
+    score = kw.pop("score", None)
+    if score is None or not np.isfinite(score):
+        score = float(np.nanmean(row[:, 2])) if np.isfinite(row[:, 2]).any() else 0.0
+    instance = sio.PredictedInstance.from_numpy(
+        points_data=_clip_to_frame(row[:, :2].astype(np.float64), info),
+        point_scores=scores.astype(np.float64),
+        score=float(score),
+        skeleton=skeleton,
+        **kw,
+    )
+    return instance, scores
+
+
 def _to_sleap_labels(predictions: Predictions, options: WriteOptions | None = None) -> Any:
     sio = _sleap_io()
     threshold = (options or WriteOptions()).visibility_threshold
     skeleton = _sleap_skeleton(sio, predictions.skeleton)
     video = _sleap_video(sio, predictions)
+    tracks = [sio.Track(name=name) for name in predictions.track_names or []]
+    keypoints = predictions.keypoints
+    if not predictions.has_instances:
+        keypoints = keypoints[:, None]
+    n, a = keypoints.shape[:2]
+    ids = predictions.track_ids if predictions.track_ids is not None else np.full((n, a), -1)
+    scores = predictions.instance_scores
+    info = predictions.source_info if predictions.image_names is None else {}
     frames = []
-    rows = zip(predictions.keypoints, predictions.frame_indices, strict=True)
-    for position, (row, index) in enumerate(rows):
-        if np.isnan(row[:, :2]).all():
+    for position, index in enumerate(predictions.frame_indices.tolist()):
+        instances = []
+        for j in range(a):
+            row = keypoints[position, j]
+            if np.isnan(row[:, :2]).all():
+                continue
+            extra: dict[str, Any] = {}
+            if predictions.has_instances:
+                assert scores is not None
+                extra["score"] = float(scores[position, j])
+                if ids[position, j] >= 0:
+                    extra["track"] = tracks[int(ids[position, j])]
+                    extra["tracking_score"] = 1.0
+            instance, point_scores = _sleap_instance(sio, row, info, skeleton, **extra)
+            instance.points["visible"] &= point_scores >= threshold
+            instances.append(instance)
+        if not instances:
             continue
-        scores = np.nan_to_num(row[:, 2], nan=0.0)
-        info = predictions.source_info if predictions.image_names is None else {}
-        instance = sio.PredictedInstance.from_numpy(
-            points_data=_clip_to_frame(row[:, :2].astype(np.float64), info),
-            point_scores=scores.astype(np.float64),
-            score=float(np.nanmean(row[:, 2])) if np.isfinite(row[:, 2]).any() else 0.0,
-            skeleton=skeleton,
-        )
-        instance.points["visible"] &= scores >= threshold
         # Images: one video of image files, indexed by position in predictions' list.
         frame_idx = position if predictions.image_names is not None else int(index)
-        frames.append(sio.LabeledFrame(video=video, frame_idx=frame_idx, instances=[instance]))
-    return sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton])
+        frames.append(sio.LabeledFrame(video=video, frame_idx=frame_idx, instances=instances))
+    return sio.Labels(labeled_frames=frames, videos=[video], skeletons=[skeleton], tracks=tracks)
 
 
 def save_predictions_slp(
@@ -512,8 +540,9 @@ def save_predictions_slp(
 ) -> None:
     """Write predictions as a SLEAP file, atomically.
 
-    One predicted instance (point and instance scores) per frame; frames without any
-    point are left out; points below ``options.visibility_threshold`` (default 0.2) are
+    One predicted instance (point and instance scores) per frame, or with an instance
+    axis one per animal present, with a ``sio.Track`` per track (named by
+    ``track_names``); frames without any point are left out; points below ``options.visibility_threshold`` (default 0.2) are
     not visible (they keep their coordinates); points are clipped to the frame
     ([-0.5, W - 0.5] x [-0.5, H - 0.5], within what training accepts), so predictions
     can be corrected and reused as labels. The video is ``predictions.source`` as an
@@ -530,6 +559,8 @@ def _predictions_from_sleap(labels: Any, source: str) -> Predictions:
         raise DpkError(f"{source}: has {len(labels.skeletons)} skeletons; expected one")
     skeleton = _skeleton_from_sleap(labels.skeletons[0], source)
     k = skeleton.n_keypoints
+    if labels.tracks:
+        return _tracked_predictions(labels, skeleton, source)
     rows: dict[int, np.ndarray] = {}
     for frame in labels.labeled_frames:
         best = None
@@ -567,8 +598,72 @@ def _predictions_from_sleap(labels: Any, source: str) -> Predictions:
     )
 
 
+def _points(instance: Any, k: int) -> np.ndarray:
+    points = instance.numpy(invisible_as_nan=False, scores=True)
+    return np.asarray(points, dtype=np.float32).reshape(k, -1)[:, :3]
+
+
+def _video_source(labels: Any, indices: np.ndarray) -> tuple[str | None, list[str] | None]:
+    video = labels.videos[0] if labels.videos else None
+    filename = getattr(video, "filename", None)
+    if isinstance(filename, list):
+        names = [Path(f).name for f in filename]
+        return (str(Path(filename[0]).parent) if filename else None), [
+            names[int(i)] for i in indices
+        ]
+    return (str(filename) if filename is not None else None), None
+
+
+def _tracked_predictions(labels: Any, skeleton: Skeleton, source: str) -> Predictions:
+    """Every predicted instance of a tracked file: row j = track j, then untracked ones."""
+    k = skeleton.n_keypoints
+    track_index = {id(track): i for i, track in enumerate(labels.tracks)}
+    per_frame: dict[int, tuple[dict[int, Any], list[Any]]] = {}
+    for frame in labels.labeled_frames:
+        tracked, untracked = per_frame.setdefault(int(frame.frame_idx), ({}, []))
+        for instance in frame.instances:
+            if not hasattr(instance, "score"):
+                continue
+            t = track_index.get(id(instance.track)) if instance.track is not None else None
+            if t is None or t in tracked:
+                untracked.append(instance)
+            else:
+                tracked[t] = instance
+    indices = np.array(sorted(per_frame), dtype=np.int64)
+    n_tracks = len(labels.tracks)
+    a = n_tracks + max((len(u) for _, u in per_frame.values()), default=0)
+    keypoints = np.full((len(indices), a, k, 3), np.nan, np.float32)
+    scores = np.full((len(indices), a), np.nan, np.float32)
+    ids = np.full((len(indices), a), -1, np.int64)
+    for i, index in enumerate(indices.tolist()):
+        tracked, untracked = per_frame[index]
+        rows = list(tracked.items()) + [(-1, u) for u in untracked]
+        for slot, (t, instance) in enumerate(rows):
+            j = t if t >= 0 else n_tracks + slot - len(tracked)
+            keypoints[i, j] = _points(instance, k)
+            scores[i, j] = float(instance.score)
+            ids[i, j] = t
+    video_source, image_names = _video_source(labels, indices)
+    return Predictions(
+        keypoints=keypoints,
+        frame_indices=indices,
+        skeleton=skeleton,
+        source=video_source,
+        image_names=image_names,
+        model_name=Path(source).name,
+        track_ids=ids,
+        instance_scores=scores,
+        track_names=[str(track.name) for track in labels.tracks],
+    )
+
+
 def load_predictions_slp(path: str | Path) -> Predictions:
-    """Read predicted instances of a SLEAP file (the best-scoring instance of each frame)."""
+    """Read predicted instances of a SLEAP file.
+
+    Without tracks: the best-scoring instance of each frame, keypoints (N, K, 3). With
+    tracks: every predicted instance, keypoints (N, A, K, 3), row j = track j (named as
+    the file's tracks), then instances without a track (track id -1).
+    """
     path = Path(path)
     if not path.is_file():
         raise DpkError(f"{path}: file not found")

@@ -7,6 +7,12 @@ an empty cell is a missing value (a frame that could not be read). Filtered pred
 (``dpk filter``) add one ``NAME_flags`` column per keypoint at the end: quality flag bits.
 The skeleton's parents
 and swaps and the model spec do not fit a flat table: use HDF5 (``.h5``) to keep them.
+
+Several animals (predictions with an instance axis): one row per frame and instance row,
+``A`` rows per frame in instance order (absent animals: empty cells), and after
+``frame`` (and ``image``) the columns ``instance`` (0 .. A-1), ``track`` (the track id,
+-1 = none), ``track_name`` (empty = none) and ``score`` (the instance's score), then the
+keypoint columns as above.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from dpk.runtime.atomic import atomic_output
-from dpk.runtime.predictions import Predictions
+from dpk.runtime.predictions import Predictions, default_track_name
 from dpk.specs.errors import DpkError
 from dpk.specs.skeleton import Skeleton
 
@@ -27,10 +33,13 @@ __all__ = ["is_predictions_csv", "load_predictions_csv", "save_predictions_csv"]
 
 _SUFFIXES = ("_x", "_y", "_conf")
 _FLAGS = "_flags"
+_INSTANCE_COLUMNS = ["instance", "track", "track_name", "score"]
 
 
 def _header(predictions: Predictions) -> list[str]:
     columns = ["frame"] + (["image"] if predictions.image_names is not None else [])
+    if predictions.has_instances:
+        columns += _INSTANCE_COLUMNS
     for name in predictions.names:
         columns += [name + suffix for suffix in _SUFFIXES]
     if predictions.flags is not None:
@@ -51,6 +60,8 @@ def save_predictions_csv(path: str | os.PathLike, predictions: Predictions) -> P
     Raises:
         OutputError: The folder is missing or not writable.
     """
+    if predictions.has_instances:
+        return _save_instances_csv(path, predictions)
     k = predictions.skeleton.n_keypoints
     row_format = ",".join(["%.3f", "%.3f", "%.4f"] * k)
     values = predictions.keypoints.reshape(predictions.n_frames, k * 3).astype(np.float64)
@@ -78,6 +89,36 @@ def save_predictions_csv(path: str | os.PathLike, predictions: Predictions) -> P
                 lines.clear()
         if lines:
             handle.write("\n".join(lines) + "\n")
+    return Path(path)
+
+
+def _cells(values: np.ndarray, formats: list[str]) -> list[str]:
+    return ["" if not np.isfinite(v) else f % v for v, f in zip(values, formats, strict=True)]
+
+
+def _save_instances_csv(path: str | os.PathLike, predictions: Predictions) -> Path:
+    n, a, k = predictions.keypoints.shape[:3]
+    formats = ["%.3f", "%.3f", "%.4f"] * k
+    values = predictions.keypoints.reshape(n, a, k * 3).astype(np.float64)
+    ids = predictions.track_ids if predictions.track_ids is not None else np.full((n, a), -1)
+    names = predictions.track_names or []
+    scores = predictions.instance_scores
+    assert scores is not None
+    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(_header(predictions))
+        for i, frame in enumerate(predictions.frame_indices.tolist()):
+            prefix = [str(frame)]
+            if predictions.image_names is not None:
+                prefix.append(predictions.image_names[i])
+            for j in range(a):
+                track = int(ids[i, j])
+                row = [*prefix, str(j), str(track), names[track] if track >= 0 else ""]
+                row += _cells(scores[i, j : j + 1].astype(np.float64), ["%.4f"])
+                row += _cells(values[i, j], formats)
+                if predictions.flags is not None:
+                    row += [str(int(v)) for v in predictions.flags[i, j]]
+                writer.writerow(row)
     return Path(path)
 
 
@@ -111,7 +152,9 @@ def load_predictions_csv(path: str | os.PathLike) -> Predictions:
     if not header or header[0] != "frame":
         raise DpkError(f"{path}: not a dpk prediction table; {hint}")
     has_image = len(header) > 1 and header[1] == "image"
-    columns = header[2 if has_image else 1 :]
+    first = 2 if has_image else 1
+    multi = header[first : first + len(_INSTANCE_COLUMNS)] == _INSTANCE_COLUMNS
+    columns = header[first + (len(_INSTANCE_COLUMNS) if multi else 0) :]
     n_flags = 0
     while n_flags < len(columns) and columns[-1 - n_flags].endswith(_FLAGS):
         n_flags += 1
@@ -126,6 +169,8 @@ def load_predictions_csv(path: str | os.PathLike) -> Predictions:
         if [name + s for s in _SUFFIXES] != triple:
             raise DpkError(f"{path}: columns {triple} are not NAME_x, NAME_y, NAME_conf; {hint}")
         names.append(name)
+    if multi:
+        return _load_instances_csv(path, header, has_image, names, n_flags, hint)
     frames: list[int] = []
     images: list[str] = []
     rows: list[list[float]] = []
@@ -164,4 +209,78 @@ def load_predictions_csv(path: str | os.PathLike) -> Predictions:
         source=None,
         image_names=images if has_image else None,
         flags=flags,
+    )
+
+
+def _number(cell: str) -> float:
+    return float(cell) if cell.strip() else np.nan
+
+
+def _load_instances_csv(
+    path: Path, header: list[str], has_image: bool, names: list[str], n_flags: int, hint: str
+) -> Predictions:
+    """Read the several-animals table: rows of one frame are consecutive, by instance."""
+    if n_flags and n_flags != len(names):
+        raise DpkError(f"{path}: {n_flags} flag columns for {len(names)} keypoints; {hint}")
+    first = (2 if has_image else 1) + len(_INSTANCE_COLUMNS)
+    frames: list[int] = []
+    images: list[str] = []
+    by_frame: list[list[tuple[int, int, float, list[float], list[int]]]] = []
+    track_names: dict[int, str] = {}
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        for line, record in enumerate(reader, start=2):
+            if not record:
+                continue
+            if len(record) != len(header):
+                raise DpkError(
+                    f"{path}: line {line} has {len(record)} cells, expected {len(header)}"
+                )
+            try:
+                frame = int(record[0])
+                instance, track = int(record[first - 4]), int(record[first - 3])
+                score = _number(record[first - 1])
+                cells = record[first:]
+                flags = [int(c) for c in cells[len(cells) - n_flags :]] if n_flags else []
+                values = [_number(c) for c in cells[: len(cells) - n_flags]]
+            except ValueError as error:
+                raise DpkError(f"{path}: line {line}: {error}") from None
+            if track >= 0:
+                track_names.setdefault(track, record[first - 2])
+            if instance == 0:
+                frames.append(frame)
+                by_frame.append([])
+                if has_image:
+                    images.append(record[1])
+            if not by_frame or frames[-1] != frame or instance != len(by_frame[-1]):
+                raise DpkError(
+                    f"{path}: line {line}: instance {instance} of frame {frame} is out of "
+                    f"order; each frame's rows must be instances 0, 1, ...; {hint}"
+                )
+            by_frame[-1].append((instance, track, score, values, flags))
+    a = max((len(rows) for rows in by_frame), default=0)
+    if any(len(rows) != a for rows in by_frame):
+        raise DpkError(f"{path}: frames have different numbers of instance rows; {hint}")
+    n, k = len(frames), len(names)
+    keypoints = np.full((n, a, k, 3), np.nan, np.float32)
+    ids = np.full((n, a), -1, np.int64)
+    scores = np.full((n, a), np.nan, np.float32)
+    flag_array = np.zeros((n, a, k), np.uint8) if n_flags else None
+    for i, rows in enumerate(by_frame):
+        for j, track, score, values, flags in rows:
+            keypoints[i, j] = np.asarray(values, np.float32).reshape(k, 3)
+            ids[i, j], scores[i, j] = track, score
+            if flag_array is not None:
+                flag_array[i, j] = flags
+    n_tracks = max(track_names, default=-1) + 1
+    return Predictions(
+        keypoints=keypoints,
+        frame_indices=np.asarray(frames, np.int64),
+        skeleton=Skeleton.from_names(names),
+        image_names=images if has_image else None,
+        flags=flag_array,
+        track_ids=ids,
+        instance_scores=scores,
+        track_names=[track_names.get(t, default_track_name(t)) for t in range(n_tracks)],
     )
