@@ -106,3 +106,63 @@ def test_slp_round_trip_with_tracks(tmp_path):
     assert missing.sum() == 1 and (back.keypoints[..., 2][missing] == 0).all()  # SLEAP: score 0
     back.keypoints[..., 2][missing] = np.nan
     _same(back, expected)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".h5"])
+def test_dlc_multi_animal_table(tmp_path, suffix):
+    pd = pytest.importorskip("pandas")
+    if suffix == ".h5":
+        pytest.importorskip("tables")
+    p = two_animals()
+    path = save_predictions(tmp_path / f"p{suffix}", p, fmt="dlc")
+    if suffix == ".csv":
+        table = pd.read_csv(path, header=[0, 1, 2, 3], index_col=0)
+    else:
+        table = pd.read_hdf(path, "df_with_missing")
+    assert table.columns.names == ["scorer", "individuals", "bodyparts", "coords"]
+    assert list(table.columns.get_level_values(1).unique()) == ["alice", "bob"]
+    assert len(table) == 16  # frames 0 .. 15; 0 .. 9 were not predicted
+    expected = p.by_track().keypoints
+    np.testing.assert_allclose(
+        table.loc[13, ("pair", "bob", "thorax", ["x", "y", "likelihood"])], expected[3, 1, 1]
+    )
+    assert table.loc[12, ("pair", "bob")].isna().all() and table.loc[5].isna().all()
+    frame = p.to_dataframe("dlc")
+    assert frame.shape == (6, 2 * 3 * 3)
+
+
+def test_nwb_one_pose_estimation_per_track(tmp_path):
+    pytest.importorskip("ndx_pose")
+    import h5py
+
+    p = two_animals()
+    path = save_predictions(tmp_path / "p.nwb", p)
+    with h5py.File(path, "r") as f:
+        behavior = f["processing/behavior"]
+        assert {"PoseEstimation_alice", "PoseEstimation_bob"} <= set(behavior)
+    back = load_predictions(path)
+    _same(back, p.by_track(), scores=False)
+
+
+def test_coco_one_annotation_per_instance(tmp_path):
+    import json
+
+    p = two_animals()
+    path = save_predictions(tmp_path / "p.json", p)
+    data = json.loads(path.read_text())
+    assert len(data["annotations"]) == 11  # 6 frames x 2 animals, one absent
+    first = data["annotations"][0]
+    assert (first["instance"], first["track_id"], first["track_name"]) == (0, 0, "alice")
+    assert data["info"]["tracks"] == ["alice", "bob"]
+    _same(load_predictions(path), p)
+
+
+def test_movement_and_tidy_have_one_individual_per_track():
+    pytest.importorskip("xarray")
+    p = two_animals()
+    ds = p.to_movement()
+    assert list(ds["individuals"].values) == ["alice", "bob"]
+    assert ds["position"].shape == (6, 2, 3, 2)
+    np.testing.assert_allclose(ds["position"].values[3, :, 1, 0], p.keypoints[3, 1, 1, :2])
+    tidy = p.to_dataframe("tidy")
+    assert len(tidy) == 6 * 3 * 3 and set(tidy["track"]) == {-1, 0, 1}

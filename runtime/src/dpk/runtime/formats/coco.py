@@ -27,9 +27,15 @@ Written file (one category, ``categories[0]``):
   writes it); ``bbox`` and ``area`` span the located points; ``num_keypoints`` counts
   ``v > 0``. Frames that could not be read have an image entry and no annotation.
 
+Several animals (predictions with an instance axis): one annotation per animal present,
+with the dpk extras ``instance`` (its row, 0 .. A-1), ``track_id`` (-1 = none) and
+``track_name`` (when tracked), and ``score`` = the instance's score; ``info.tracks``
+lists the track names (index = track id) and ``info.instances`` is A.
+
 Reading back (:func:`load_predictions_coco`) restores x, y and the confidences
 (``keypoint_scores``; without them a located point takes the annotation's ``score``, or
-1) exactly; ``v = 0`` is NaN.
+1) exactly; ``v = 0`` is NaN; files with dpk's ``instance`` extras come back with their
+instance rows and tracks.
 
 Skeleton from a category (:func:`skeleton_from_category`): ``[a, b]`` makes ``b`` hang
 from ``a``; when ``b`` already has a parent the pair is taken as ``a`` hanging from
@@ -49,7 +55,7 @@ import numpy as np
 
 from dpk.runtime.formats.options import WriteOptions
 from dpk.runtime.labels import video_source
-from dpk.runtime.predictions import Predictions
+from dpk.runtime.predictions import Predictions, default_track_name
 from dpk.specs.errors import DpkError
 from dpk.specs.files import write_text_atomic
 from dpk.specs.skeleton import Skeleton
@@ -221,6 +227,11 @@ def save_predictions_coco(
     video = Path(predictions.source).name if predictions.source else "video"
     images: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
+    multi = predictions.has_instances
+    keypoints = predictions.keypoints if multi else predictions.keypoints[:, None]
+    n, a = keypoints.shape[:2]
+    ids = predictions.track_ids if predictions.track_ids is not None else np.full((n, a), -1)
+    names = predictions.track_names or []
     for row, frame in enumerate(predictions.frame_indices.tolist()):
         if predictions.image_names is not None:
             name = predictions.image_names[row]
@@ -230,14 +241,31 @@ def save_predictions_coco(
         if info.get("width") and info.get("height"):
             image["width"], image["height"] = int(info["width"]), int(info["height"])
         images.append(image)
-        points = predictions.keypoints[row]
-        if not np.isnan(points[:, :2]).all():
-            annotations.append(_annotation(points, threshold, len(annotations) + 1, row + 1))
+        for j in range(a):
+            points = keypoints[row, j]
+            if np.isnan(points[:, :2]).all():
+                continue
+            annotation = _annotation(points, threshold, len(annotations) + 1, row + 1)
+            if multi:
+                assert predictions.instance_scores is not None
+                score = float(predictions.instance_scores[row, j])
+                track = int(ids[row, j])
+                annotation["instance"] = j
+                annotation["track_id"] = track
+                if track >= 0:
+                    annotation["track_name"] = names[track]
+                if math.isfinite(score):
+                    annotation["score"] = score
+            annotations.append(annotation)
+    info_extra: dict[str, Any] = {}
+    if multi:
+        info_extra = {"instances": a, "tracks": list(names)}
     document = {
         "info": {
             "description": f"dpk predictions of {predictions.source or 'images'}",
             "model": predictions.model_name,
             "visibility_threshold": threshold,
+            **info_extra,
         },
         "images": images,
         "annotations": annotations,
@@ -249,6 +277,9 @@ def save_predictions_coco(
 def load_predictions_coco(path: str | os.PathLike) -> Predictions:
     """Read COCO keypoints JSON with at most one annotation per image as predictions.
 
+    Files dpk wrote with several animals (annotations with an ``instance`` extra) come
+    back with keypoints (N, A, K, 3), track ids, instance scores and track names.
+
     Raises:
         DpkError: Not COCO keypoints, malformed keypoints, or several annotations on one
             image (read such a file as training labels instead).
@@ -259,18 +290,35 @@ def load_predictions_coco(path: str | os.PathLike) -> Predictions:
     skeleton = skeleton_from_category(category, str(path))
     k = skeleton.n_keypoints
     rows = {image["id"]: row for row, image in enumerate(data["images"])}
-    keypoints = np.full((len(rows), k, 3), np.nan, dtype=np.float32)
-    seen: set[int] = set()
+    multi = any("instance" in annotation for annotation in data["annotations"])
+    info_block = data.get("info") or {}
+    a = 1
+    if multi:
+        a = max(
+            [int(info_block.get("instances", 0))]
+            + [int(ann.get("instance", 0)) + 1 for ann in data["annotations"]]
+        )
+    keypoints = np.full((len(rows), a, k, 3), np.nan, dtype=np.float32)
+    ids = np.full((len(rows), a), -1, np.int64)
+    instance_scores = np.full((len(rows), a), np.nan, np.float32)
+    track_names: dict[int, str] = dict(enumerate(info_block.get("tracks") or []))
+    seen: set[tuple[int, int]] = set()
     for annotation in data["annotations"]:
         image_id = annotation.get("image_id")
         if image_id not in rows:
             raise DpkError(f"{path}: annotation {annotation.get('id')} names no image")
-        if image_id in seen:
+        slot = int(annotation.get("instance", 0)) if multi else 0
+        if multi and (image_id, slot) in seen:
+            raise DpkError(
+                f"{path}: image {image_id} has two annotations of instance {slot}; "
+                "instances must differ per image"
+            )
+        if not multi and (image_id, 0) in seen:
             raise DpkError(
                 f"{path}: image {image_id} has several annotations; predictions have one "
                 "animal per frame (read the file as training labels, data.path)"
             )
-        seen.add(image_id)
+        seen.add((image_id, slot))
         values = np.asarray(annotation.get("keypoints", []), dtype=np.float64)
         if values.shape != (3 * k,):
             raise DpkError(
@@ -282,9 +330,16 @@ def load_predictions_coco(path: str | os.PathLike) -> Predictions:
         if scores is None:
             scores = [annotation.get("score", 1.0)] * k
         located = values[:, 2] > 0
-        out = keypoints[rows[image_id]]
+        out = keypoints[rows[image_id], slot]
         out[located, :2] = values[located, :2]
         out[located, 2] = np.asarray(scores, dtype=np.float64)[located]
+        if multi:
+            track = int(annotation.get("track_id", -1))
+            ids[rows[image_id], slot] = track
+            if "score" in annotation:
+                instance_scores[rows[image_id], slot] = float(annotation["score"])
+            if track >= 0 and "track_name" in annotation:
+                track_names.setdefault(track, str(annotation["track_name"]))
     images = data["images"]
     names = [str(i.get("file_name", "")) for i in images]
     by_frame = all("frame_index" in i for i in images)
@@ -292,12 +347,21 @@ def load_predictions_coco(path: str | os.PathLike) -> Predictions:
     is_video = bool(names) and all("#frame=" in n for n in names)
     first = images[0] if images else {}
     info = {"width": first.get("width"), "height": first.get("height")} if first else {}
+    instances: dict[str, Any] = {}
+    if multi:
+        n_tracks = max(max(track_names, default=-1), int(ids.max(initial=-1))) + 1
+        instances = {
+            "track_ids": ids,
+            "instance_scores": instance_scores,
+            "track_names": [track_names.get(t, default_track_name(t)) for t in range(n_tracks)],
+        }
     return Predictions(
-        keypoints=keypoints,
+        keypoints=keypoints if multi else keypoints[:, 0],
         frame_indices=np.asarray(frames, dtype=np.int64),
         skeleton=skeleton,
         source=names[0].split("#frame=")[0] if is_video else None,
         source_info={key: v for key, v in info.items() if v},
         image_names=None if is_video else names,
-        model_name=(data.get("info") or {}).get("model"),
+        model_name=info_block.get("model"),
+        **instances,
     )

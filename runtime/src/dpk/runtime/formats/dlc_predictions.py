@@ -14,6 +14,10 @@ sleap-io and other tools read it:
 - ``.h5``: the same frame stored by pandas under the key ``df_with_missing`` (pandas'
   "table" layout, which needs pandas and PyTables); ``.csv``: three (or four) header
   rows, then the rows; written without pandas.
+
+Predictions with an instance axis are written multi-animal: one individual per track
+(:meth:`Predictions.by_track`), named by ``track_names`` (the ``individuals`` level);
+reading multi-animal tables back is not supported (dpk's HDF5, CSV or SLEAP are).
 """
 
 from __future__ import annotations
@@ -55,13 +59,14 @@ def dlc_rows(predictions: Predictions) -> tuple[list[str], np.ndarray]:
     Returns:
         ``(index, values)``: for video, frame numbers ``0 .. last`` and float64
         (last + 1, K, 3) with NaN rows for frames that were not predicted; for images,
-        the image names and the predictions as they are.
+        the image names and the predictions as they are. With instances, values are
+        (rows, T, K, 3), one column block per track (:meth:`Predictions.by_track`).
     """
-    keypoints = predictions.keypoints.astype(np.float64)
+    keypoints = predictions.by_track().keypoints.astype(np.float64)
     if predictions.image_names is not None:
         return list(predictions.image_names), keypoints
     n = int(predictions.frame_indices.max()) + 1 if predictions.n_frames else 0
-    values = np.full((n, predictions.skeleton.n_keypoints, 3), np.nan)
+    values = np.full((n, *keypoints.shape[1:]), np.nan)
     values[predictions.frame_indices] = keypoints
     return [str(i) for i in range(n)], values
 
@@ -116,11 +121,20 @@ def _cell(value: float) -> str:
     return "NaN" if not math.isfinite(value) else repr(float(value))
 
 
-def _csv_text(index: Sequence[str], values: np.ndarray, names: Sequence[str], scorer: str) -> str:
+def _csv_text(
+    index: Sequence[str],
+    values: np.ndarray,
+    names: Sequence[str],
+    scorer: str,
+    individuals: Sequence[str] | None = None,
+) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    columns = _columns(scorer, names, None)
-    for level, title in enumerate(("scorer", "bodyparts", "coords")):
+    columns = _columns(scorer, names, individuals)
+    titles = ["scorer", "bodyparts", "coords"]
+    if individuals is not None:
+        titles.insert(1, "individuals")
+    for level, title in enumerate(titles):
         writer.writerow([title] + [column[level] for column in columns])
     for label, row in zip(index, values, strict=True):
         writer.writerow([label] + [_cell(v) for v in row.reshape(-1)])
@@ -130,15 +144,19 @@ def _csv_text(index: Sequence[str], values: np.ndarray, names: Sequence[str], sc
 def save_predictions_dlc(path: str | os.PathLike, predictions: Predictions) -> None:
     """Write predictions as DeepLabCut analysis output (atomically): ``.h5`` or ``.csv``.
 
+    With instances: multi-animal, one individual per track named by ``track_names``.
+
     Raises:
-        DpkError: A ``.h5`` without pandas and PyTables installed.
+        DpkError: A ``.h5`` without pandas and PyTables installed, or an animal without
+            a track id (individuals need tracks).
     """
     path = Path(path)
     scorer = predictions.model_name or "dpk"
     index, values = dlc_rows(predictions)
     names = predictions.names
+    individuals = predictions.by_track().track_names if predictions.has_instances else None
     if path.suffix.lower() not in (".h5", ".hdf5"):
-        text = _csv_text(index, values, names, scorer)
+        text = _csv_text(index, values, names, scorer, individuals)
         with atomic_output(path) as tmp:
             Path(tmp).write_text(text, encoding="utf-8")
         return
@@ -149,7 +167,11 @@ def save_predictions_dlc(path: str | os.PathLike, predictions: Predictions) -> N
         )
     numeric = predictions.image_names is None
     frame = dlc_dataframe(
-        values, names, index=[int(i) for i in index] if numeric else index, scorer=scorer
+        values,
+        names,
+        index=[int(i) for i in index] if numeric else index,
+        scorer=scorer,
+        individuals=individuals,
     )
     with atomic_output(path) as tmp:
         frame.to_hdf(tmp, key=H5_KEY, format="table", mode="w")

@@ -22,6 +22,11 @@ h5py alone. The layout is the one ndx-pose recommends and movement reads
   :class:`~dpk.runtime.formats.options.NwbMetadata` (nwbinspector finds no error or
   critical issue when a subject has ``age``; without subject facts there is no Subject).
 
+Several animals (predictions with an instance axis): one ``PoseEstimation`` per track
+(:meth:`Predictions.by_track`), named ``PoseEstimation_<track name>``, each with every
+row (NaN where the animal is absent), all sharing the skeleton and the source video.
+Reading gives one instance row per PoseEstimation, in name order, tracked.
+
 sleap-io's NWB writer is not used: it cuts the frame rate to an integer and drops the
 rows of frames without a pose.
 """
@@ -152,34 +157,43 @@ def _build_file(predictions: Predictions, metadata: NwbMetadata) -> Any:
     )
     behavior.add(ndx_pose.Skeletons(skeletons=[skeleton]))
     times = frame_times(predictions.frame_indices, fps)
-    keypoints = predictions.keypoints.astype(np.float64)
-    series = [
-        ndx_pose.PoseEstimationSeries(
-            name=name,
-            description=f"{name}: x, y in pixels",
-            data=keypoints[:, k, :2],
-            unit="pixels",
-            reference_frame=REFERENCE_FRAME,
-            confidence=keypoints[:, k, 2],
-            confidence_definition=CONFIDENCE_DEFINITION,
-            **times,
-        )
-        for k, name in enumerate(names)
-    ]
     from dpk.runtime.version import __version__
 
-    behavior.add(
-        ndx_pose.PoseEstimation(
-            name="PoseEstimation",
-            pose_estimation_series=series,
-            description=f"Poses estimated by dpk ({model}); times in seconds at {fps} frames/s",
-            source_video=video,
-            scorer=model,
-            source_software="dpk",
-            source_software_version=__version__,
-            skeleton=skeleton,
+    animals: list[tuple[str, str, np.ndarray]] = [("PoseEstimation", "", predictions.keypoints)]
+    if predictions.has_instances:
+        tracked = predictions.by_track()
+        animals = [
+            (f"PoseEstimation_{name}", f" of {name}", tracked.keypoints[:, t])
+            for t, name in enumerate(tracked.track_names or [])
+        ]
+    for title, animal, points in animals:
+        keypoints = points.astype(np.float64)
+        series = [
+            ndx_pose.PoseEstimationSeries(
+                name=name,
+                description=f"{name}: x, y in pixels",
+                data=keypoints[:, k, :2],
+                unit="pixels",
+                reference_frame=REFERENCE_FRAME,
+                confidence=keypoints[:, k, 2],
+                confidence_definition=CONFIDENCE_DEFINITION,
+                **times,
+            )
+            for k, name in enumerate(names)
+        ]
+        behavior.add(
+            ndx_pose.PoseEstimation(
+                name=title,
+                pose_estimation_series=series,
+                description=f"Poses{animal} estimated by dpk ({model}); times in seconds at "
+                f"{fps} frames/s",
+                source_video=video,
+                scorer=model,
+                source_software="dpk",
+                source_software_version=__version__,
+                skeleton=skeleton,
+            )
         )
-    )
     return nwbfile
 
 
@@ -238,7 +252,11 @@ def load_predictions_nwb(
             nodes with parents from its edges.
 
     Raises:
-        DpkError: Not HDF5, no PoseEstimation, or several (tracked animals).
+        DpkError: Not HDF5, or no PoseEstimation.
+
+    Several PoseEstimations (one per animal, as dpk writes tracked animals): keypoints
+    (N, A, K, 3), one instance row and track per PoseEstimation in name order, the track
+    named by what follows ``PoseEstimation_`` (else the group's name).
     """
     path = Path(path)
     source = str(path)
@@ -254,12 +272,13 @@ def load_predictions_nwb(
         )
         estimations = [name for name, kind in found if kind == "PoseEstimation"]
         skeletons = [name for name, kind in found if kind == "Skeleton"]
-        if len(estimations) != 1:
+        if not estimations:
             raise DpkError(
-                f"{source}: expected one PoseEstimation (one animal), found {len(estimations)}"
+                f"{source}: no PoseEstimation (ndx-pose) in the file; write one with dpk "
+                "predict VIDEO --model MODEL -o poses.nwb"
             )
-        group = f[estimations[0]]
-        video, video_fps = _source_video(group)
+        estimations.sort()
+        video, video_fps = _source_video(f[estimations[0]])
         if skeleton is None:
             if not skeletons:
                 raise DpkError(f"{source}: no Skeleton in the file; pass skeleton=...")
@@ -271,37 +290,61 @@ def load_predictions_nwb(
                 parents[int(b)] = names[int(a)]
             skeleton = Skeleton(names=names, parents=parents)
         rate = fps or video_fps
-        per_node = {}
-        for name in skeleton.names:
-            if name not in group:
-                raise DpkError(f"{source}: no series for keypoint {name!r}")
-            series = group[name]
-            data = np.asarray(series["data"][()], dtype=np.float32).reshape(-1, 2)
-            confidence = (
-                np.asarray(series["confidence"][()], dtype=np.float32)
-                if "confidence" in series
-                else np.ones(len(data), np.float32)
-            )
-            if rate is None:
-                rate = (
-                    float(series["starting_time"].attrs["rate"])
-                    if "starting_time" in series
-                    else 1.0
-                )
-            frames = np.rint(_series_times(series, len(data)) * rate).astype(np.int64)
-            per_node[name] = (frames, data, confidence)
-    indices = np.unique(np.concatenate([v[0] for v in per_node.values()]))
-    keypoints = np.full((len(indices), skeleton.n_keypoints, 3), np.nan, np.float32)
-    for k, name in enumerate(skeleton.names):
-        frames, data, confidence = per_node[name]
-        rows = np.searchsorted(indices, frames)
-        keypoints[rows, k, :2] = data
-        keypoints[rows, k, 2] = confidence
+        per_animal = []
+        for estimation in estimations:
+            per_node, rate = _read_series(f[estimation], skeleton, rate, source)
+            per_animal.append(per_node)
+    indices = np.unique(
+        np.concatenate([v[0] for per_node in per_animal for v in per_node.values()])
+    )
+    keypoints = np.full(
+        (len(indices), len(per_animal), skeleton.n_keypoints, 3), np.nan, np.float32
+    )
+    for a, per_node in enumerate(per_animal):
+        for k, name in enumerate(skeleton.names):
+            frames, data, confidence = per_node[name]
+            rows = np.searchsorted(indices, frames)
+            keypoints[rows, a, k, :2] = data
+            keypoints[rows, a, k, 2] = confidence
+    instances: dict[str, Any] = {}
+    if len(per_animal) > 1:
+        present = np.isfinite(keypoints[..., :2]).any(axis=(2, 3))
+        instances = {
+            "track_ids": np.where(present, np.arange(len(per_animal))[None, :], -1),
+            "track_names": [
+                Path(e).name.removeprefix("PoseEstimation_") or Path(e).name for e in estimations
+            ],
+        }
     return Predictions(
-        keypoints=keypoints,
+        keypoints=keypoints if instances else keypoints[:, 0],
         frame_indices=indices,
         skeleton=skeleton,
         source=video,
         source_info={"fps": rate} if rate else {},
         model_name=path.name,
+        **instances,
     )
+
+
+def _read_series(
+    group: h5py.Group, skeleton: Skeleton, rate: float | None, source: str
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], float | None]:
+    """Frames, x, y and confidence of every keypoint's series in one PoseEstimation."""
+    per_node = {}
+    for name in skeleton.names:
+        if name not in group:
+            raise DpkError(f"{source}: no series for keypoint {name!r} in {group.name}")
+        series = group[name]
+        data = np.asarray(series["data"][()], dtype=np.float32).reshape(-1, 2)
+        confidence = (
+            np.asarray(series["confidence"][()], dtype=np.float32)
+            if "confidence" in series
+            else np.ones(len(data), np.float32)
+        )
+        if rate is None:
+            rate = (
+                float(series["starting_time"].attrs["rate"]) if "starting_time" in series else 1.0
+            )
+        frames = np.rint(_series_times(series, len(data)) * rate).astype(np.int64)
+        per_node[name] = (frames, data, confidence)
+    return per_node, rate
