@@ -134,7 +134,11 @@ def _outputs_and_formats(args: argparse.Namespace) -> list[tuple[Path, str]]:
         )
     if len(formats) == 1 and len(outputs) > 1:
         formats = formats * len(outputs)
-    check_outputs(outputs, inputs=[args.source, _model_file(args.model)])
+    anchor = getattr(args, "anchor_model", None)
+    inputs = [args.source, _model_file(args.model)]
+    if anchor:
+        inputs.append(_model_file(anchor))
+    check_outputs(outputs, inputs=inputs)
     planned = []
     for i, path in enumerate(outputs):
         fmt = formats[i] if formats else None
@@ -144,6 +148,11 @@ def _outputs_and_formats(args: argparse.Namespace) -> list[tuple[Path, str]]:
 
 def _predict(args: argparse.Namespace) -> int:
     if args.output_dir is not None or args.scheduler or args.workers:
+        if args.anchor_model:
+            raise DpkError(
+                "--anchor-model (top-down, several animals) runs one video at a time: give "
+                "one input with -o FILE, not --output-dir/--workers/--scheduler"
+            )
         return _predict_batch(args)
     if len(args.sources) > 1:
         raise DpkError(
@@ -176,13 +185,33 @@ def _predict_one(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         threads=args.threads,
         name=name,
-        cropped=args.cropped,
+        cropped=args.cropped or bool(args.anchor_model),
     )
-    _say(f"model {name} on {predictor.provider}, batch size {predictor.batch_size}")
     started = time.perf_counter()
-    predictions = predictor.predict_path(
-        source, args.start, args.stop, args.step, progress=not args.quiet
-    )
+    if args.anchor_model:
+        from dpk.runtime.topdown import TopDown
+
+        anchor_path, anchor_name = resolve_model(args.anchor_model)
+        pipeline = TopDown(anchor_path, predictor, device=args.device, threads=args.threads)
+        _say(
+            f"anchor model {anchor_name} (up to {pipeline.max_animals} animals) and pose model "
+            f"{name} on {predictor.provider}, batch size {predictor.batch_size}"
+        )
+        predictions = pipeline.predict_path(
+            source,
+            args.start,
+            args.stop,
+            args.step,
+            batch_size=predictor.batch_size,
+            max_distance=args.max_distance,
+            max_gap=args.max_gap,
+            progress=not args.quiet,
+        )
+    else:
+        _say(f"model {name} on {predictor.provider}, batch size {predictor.batch_size}")
+        predictions = predictor.predict_path(
+            source, args.start, args.stop, args.step, progress=not args.quiet
+        )
     seconds = time.perf_counter() - started
     for line in describe_errors(predictions.errors):
         _say(f"dpk predict: warning: {line}; their rows are empty (NaN)")
@@ -194,7 +223,10 @@ def _predict_one(args: argparse.Namespace) -> int:
             _say(f"dpk predict: error: {error}")
             failed += 1
             continue
-        print(f"wrote {path} ({fmt}, {predictions.n_frames} frames)")
+        tracks = (
+            f", {len(predictions.track_names or [])} tracks" if predictions.has_instances else ""
+        )
+        print(f"wrote {path} ({fmt}, {predictions.n_frames} frames{tracks})")
     if not args.quiet:
         fps = predictions.n_frames / seconds if seconds > 0 else float("inf")
         _say(f"{predictions.n_frames} frames in {seconds:.1f} s ({fps:.1f} frames/s)")
@@ -338,6 +370,7 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
         description="Predict keypoints on every frame of a video (or every image of a folder) "
         "and write them as CSV, HDF5, SLEAP .slp, NWB, DeepLabCut CSV or COCO JSON.",
         epilog="examples: dpk predict video.mp4 --model model.onnx -o poses.csv -o poses.h5\n"
+        "          dpk predict clip.mp4 --anchor-model anchor.onnx --model pose.onnx -o out.slp\n"
         "          dpk predict videos/ more.txt --model model.onnx -O poses/ --workers 4",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -349,6 +382,32 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
         "videos, quoted glob patterns ('runs/**/*.mp4') and text files of paths (.txt)",
     )
     parser.add_argument("--model", "-m", required=True, help=_MODEL_HELP)
+    topdown = parser.add_argument_group(
+        "several animals (top-down)",
+        "an anchor model finds every animal in whole frames, --model (trained on crops) reads "
+        "each one, and tracks link them across frames (see docs/topdown.md)",
+    )
+    topdown.add_argument(
+        "--anchor-model",
+        metavar="FILE|NAME",
+        help="an anchor model (.onnx with targets.anchor, or a zoo name): run top-down, one "
+        "row per animal and a track per animal in the outputs",
+    )
+    topdown.add_argument(
+        "--max-gap",
+        type=int,
+        default=10,
+        metavar="N",
+        help="frames a track may go unseen and still continue (default 10)",
+    )
+    topdown.add_argument(
+        "--max-distance",
+        type=float,
+        default=50.0,
+        metavar="PX",
+        help="largest mean keypoint distance (frame px) from a track's predicted position "
+        "that still continues it (default 50)",
+    )
     parser.add_argument(
         "--cropped",
         action="store_true",
@@ -450,6 +509,11 @@ def _filter(args: argparse.Namespace) -> int:
     )
     settings.check()
     raw = load_predictions(args.predictions)
+    if raw.has_instances:
+        raise DpkError(
+            f"{args.predictions}: predictions of several animals; dpk filter reads one animal "
+            "per frame (filtering tracked animals is not supported yet)"
+        )
     reference = None
     if args.reference:
         reference = load_predictions(args.reference)

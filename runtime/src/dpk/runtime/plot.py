@@ -31,6 +31,9 @@ def plot_predictions(
 ) -> Path:
     """Write a PNG of x, y and confidence over time for each keypoint.
 
+    With several animals (an instance axis), one colour per track (named in the legend)
+    and one line style per keypoint; animals without a track are left out.
+
     Args:
         predictions: What to plot.
         output: The ``.png`` file.
@@ -71,7 +74,13 @@ def plot_predictions(
         time, time_label = frames, "frame" if predictions.image_names is None else "image"
     order = np.argsort(frames, kind="stable")
     time = time[order]
-    data = predictions.keypoints[order]
+    tracks: list[str] = []
+    if predictions.has_instances:
+        tracked = _tracked_only(predictions)
+        tracks = list(tracked.track_names or [])
+        data = tracked.keypoints[order]
+    else:
+        data = predictions.keypoints[order][:, None]
     x, y, conf = data[..., 0].copy(), data[..., 1].copy(), data[..., 2]
     if min_confidence is not None:
         low = ~(conf >= min_confidence)
@@ -82,11 +91,26 @@ def plot_predictions(
     axes = figure.subplots(3, 1, sharex=True)
     panels = [(x, "x (px)"), (y, "y (px)"), (conf, "confidence")]
     marker = "." if len(time) < 200 else None
+    track_colors = keypoint_colors(max(len(tracks), 1)) / 255.0
+    styles = ["-", "--", ":", "-."]
     for ax, (values, label) in zip(axes, panels):
-        for k in index:
-            ax.plot(
-                time, values[:, k], color=colors[k], lw=0.8, marker=marker, ms=3, label=names[k]
-            )
+        for t in range(data.shape[1]):
+            for n, k in enumerate(index):
+                if tracks:
+                    color, text = track_colors[t], f"{tracks[t]} {names[k]}"
+                    line = styles[n % len(styles)]
+                else:
+                    color, text, line = colors[k], names[k], "-"
+                ax.plot(
+                    time,
+                    values[:, t, k],
+                    color=color,
+                    ls=line,
+                    lw=0.8,
+                    marker=marker,
+                    ms=3,
+                    label=text,
+                )
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[1].invert_yaxis()  # image y points down
@@ -95,7 +119,7 @@ def plot_predictions(
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),
         fontsize="small",
-        ncols=max(1, len(index) // 20 + 1),
+        ncols=max(1, len(index) * max(len(tracks), 1) // 20 + 1),
         frameon=False,
     )
     default_title = " - ".join(
@@ -105,3 +129,15 @@ def plot_predictions(
     with atomic_output(output) as tmp:
         figure.savefig(tmp, format="png")
     return output
+
+
+def _tracked_only(predictions: Predictions) -> Predictions:
+    """One row per track (animals without a track left out)."""
+    import dataclasses
+
+    ids = predictions.track_ids
+    if ids is None:
+        return predictions.by_track()
+    keypoints = predictions.keypoints.copy()
+    keypoints[ids < 0] = np.nan
+    return dataclasses.replace(predictions, keypoints=keypoints).by_track()

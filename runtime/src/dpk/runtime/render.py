@@ -2,7 +2,9 @@
 
 Each keypoint gets its own colour; edges follow the skeleton's parent links; keypoints
 below ``min_confidence`` are hidden and those below ``fade_below`` are drawn
-semi-transparent. The overlay video is written to a temporary file and renamed when it is
+semi-transparent. With several animals (predictions with an instance axis) each track
+gets its own colour for all its keypoints and edges, and its name beside it; animals
+without a track are grey. The overlay video is written to a temporary file and renamed when it is
 complete.
 """
 
@@ -22,7 +24,7 @@ from dpk.specs.errors import DpkError
 from dpk.specs.files import OutputError, atomic_output, check_writable
 from dpk.specs.skeleton import Skeleton
 
-__all__ = ["CODECS", "check_video_written", "keypoint_colors", "render_video"]
+__all__ = ["CODECS", "check_video_written", "draw_instances", "keypoint_colors", "render_video"]
 
 CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v", ".mov": "mp4v"}
 """Default FourCC per output suffix."""
@@ -80,6 +82,55 @@ def draw_pose(
             )
         if faded:
             cv2.addWeighted(canvas, 0.45, frame, 0.55, 0, dst=frame)
+
+
+def draw_instances(
+    frame: np.ndarray,
+    predictions: Predictions,
+    row: int,
+    edges: list[tuple[int, int]],
+    *,
+    min_confidence: float,
+    fade_below: float,
+    radius: int,
+    thickness: int,
+) -> None:
+    """Draw every animal of one row in place: one colour and a name label per track."""
+    names = predictions.track_names or []
+    palette = keypoint_colors(max(len(names), 1))
+    k = predictions.skeleton.n_keypoints
+    scale = max(1, round(frame.shape[0] / 400))
+    for j in range(predictions.n_instances):
+        points = predictions.keypoints[row, j]
+        track = -1 if predictions.track_ids is None else int(predictions.track_ids[row, j])
+        r, g, b = (int(v) for v in palette[track]) if track >= 0 else (160, 160, 160)
+        draw_pose(
+            frame,
+            points,
+            edges,
+            [(b, g, r)] * k,
+            min_confidence=min_confidence,
+            fade_below=fade_below,
+            radius=radius,
+            thickness=thickness,
+        )
+        shown = np.isfinite(points[:, :2]).all(axis=1) & ~(points[:, 2] < min_confidence)
+        if track >= 0 and shown.any():
+            x, y = points[shown, :2].min(axis=0)
+            (w, h), _ = cv2.getTextSize(names[track], cv2.FONT_HERSHEY_SIMPLEX, 0.35 * scale, 1)
+            cv2.putText(
+                frame,
+                names[track],
+                (
+                    int(min(max(x, 0), frame.shape[1] - w - 1)),
+                    int(max(y - 2 * radius, h + 1)),
+                ),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.35 * scale,
+                (b, g, r),
+                1,
+                cv2.LINE_AA,
+            )
 
 
 def render_video(
@@ -167,6 +218,9 @@ def render_video(
     colors = [(int(b), int(g), int(r)) for r, g, b in keypoint_colors(skeleton.n_keypoints)]
     edges = skeleton.edges
     keypoints = predictions.keypoints
+    style = dict(
+        min_confidence=min_confidence, fade_below=fade_below, radius=radius, thickness=thickness
+    )
     if unreadable is None:
         unreadable = {}
     written = 0
@@ -194,17 +248,10 @@ def render_video(
                     if frame is None:
                         unreadable[read.index] = read.error or "unreadable"
                         frame = np.zeros((height, width, 3), np.uint8)
+                    elif predictions.has_instances:
+                        draw_instances(frame, predictions, rows[read.index], edges, **style)
                     else:
-                        draw_pose(
-                            frame,
-                            keypoints[rows[read.index]],
-                            edges,
-                            colors,
-                            min_confidence=min_confidence,
-                            fade_below=fade_below,
-                            radius=radius,
-                            thickness=thickness,
-                        )
+                        draw_pose(frame, keypoints[rows[read.index]], edges, colors, **style)
                     if label_frames:
                         cv2.putText(
                             frame,

@@ -27,6 +27,7 @@ import numpy as np
 
 from dpk.runtime.crop_guard import CropMismatchError, crop_of
 from dpk.runtime.model_file import INPUT_NAME, ModelFile, ModelSource, open_model_session
+from dpk.runtime.predictions import Predictions
 from dpk.runtime.predictor import Predictor
 from dpk.runtime.preprocess import FrameOrder, fit_frames, to_frame_coordinates
 from dpk.runtime.providers import Device
@@ -206,17 +207,7 @@ class TopDown:
         parts: list[TopDownResult] = []
         all_indices: list[int] = []
         for indices, frames in _video_batches(path, start, stop, step, batch_size):
-            good = [i for i, f in enumerate(frames) if f is not None]
-            part = TopDownResult(
-                np.full((len(frames), a, k, 3), np.nan, np.float32),
-                np.full((len(frames), a), np.nan, np.float32),
-                np.full((len(frames), a, 3), np.nan, np.float32),
-            )
-            if good:
-                found = self.predict([frames[i] for i in good])
-                part.keypoints[good], part.scores[good] = found.keypoints, found.scores
-                part.anchors[good] = found.anchors
-            parts.append(part)
+            parts.append(self._predict_reads(frames, a, k))
             all_indices += indices
         frame_indices = np.asarray(all_indices, np.int64)
         keypoints = (
@@ -233,6 +224,105 @@ class TopDown:
                 keypoints, frame_indices, max_distance=max_distance, max_gap=max_gap
             ),
         )
+
+    def predict_path(
+        self,
+        path: str | os.PathLike,
+        start: int = 0,
+        stop: int | None = None,
+        step: int = 1,
+        *,
+        batch_size: int = 16,
+        max_distance: float = 50.0,
+        max_gap: int = 10,
+        progress: bool = False,
+    ) -> Predictions:
+        """Every animal of a video (or an image folder), tracked, as :class:`Predictions`.
+
+        Keypoints (N, A, K, 3) in frame pixels (NaN rows for absent animals), ``track_ids``
+        from :func:`dpk.runtime.tracking.track_instances` (``max_distance`` px,
+        ``max_gap`` frames), ``instance_scores`` (mean keypoint confidence), the pose
+        model's skeleton and spec; unreadable frames are NaN rows listed in ``errors``.
+
+        Raises:
+            SourceError: The source is missing, cannot be opened, the frame range is
+                empty, or no frame can be read.
+        """
+        from tqdm.auto import tqdm
+
+        from dpk.runtime.tracking import track_instances
+        from dpk.runtime.video import ImageFolderSource, SourceError, open_source
+
+        source = open_source(path, start, stop, step)
+        total = len(source.indices) if source.indices is not None else None
+        if total == 0:
+            raise SourceError(f"{source.path}: the frame range start={start} stop={stop} is empty")
+        a, k = self.max_animals, self.pose.model_file.n_keypoints
+        parts: list[TopDownResult] = []
+        indices: list[int] = []
+        errors: dict[int, str] = {}
+        with tqdm(total=total, unit="frame", desc=source.path.name, disable=not progress) as bar:
+            for reads in _batched(iter(source), batch_size):
+                part = self._predict_reads([r.frame for r in reads], a, k)
+                parts.append(part)
+                indices += [r.index for r in reads]
+                errors.update({r.index: r.error or "unreadable" for r in reads if r.frame is None})
+                bar.update(len(reads))
+        if indices and len(errors) == len(indices):
+            raise SourceError(
+                f"{source.path}: none of its frames could be read ({next(iter(errors.values()))}); "
+                "check the file, or re-encode it, e.g. ffmpeg -i IN -c:v libx264 OUT.mp4"
+            )
+        frame_indices = np.asarray(indices, np.int64)
+        keypoints = (
+            np.concatenate([p.keypoints for p in parts])
+            if parts
+            else np.empty((0, a, k, 3), np.float32)
+        )
+        scores = np.concatenate([p.scores for p in parts]) if parts else np.empty((0, a))
+        names = None
+        if isinstance(source, ImageFolderSource):
+            names = [source.files[i].name for i in frame_indices]
+        return Predictions(
+            keypoints=keypoints,
+            frame_indices=frame_indices,
+            skeleton=self.pose.skeleton,
+            source=str(source.path),
+            source_info=dict(source.info),
+            image_names=names,
+            model_spec=self.pose.model_file.metadata.get("dpk.spec"),
+            model_name=self.pose.name,
+            errors=errors,
+            track_ids=track_instances(
+                keypoints, frame_indices, max_distance=max_distance, max_gap=max_gap
+            ),
+            instance_scores=scores,
+        )
+
+    def _predict_reads(self, frames: list, a: int, k: int) -> TopDownResult:
+        """Every animal of a batch of frames; None frames (unreadable) are NaN rows."""
+        good = [i for i, f in enumerate(frames) if f is not None]
+        part = TopDownResult(
+            np.full((len(frames), a, k, 3), np.nan, np.float32),
+            np.full((len(frames), a), np.nan, np.float32),
+            np.full((len(frames), a, 3), np.nan, np.float32),
+        )
+        if good:
+            found = self.predict([frames[i] for i in good])
+            part.keypoints[good], part.scores[good] = found.keypoints, found.scores
+            part.anchors[good] = found.anchors
+        return part
+
+
+def _batched(items, size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _video_batches(path, start: int, stop: int | None, step: int, size: int):

@@ -1,0 +1,80 @@
+"""dpk predict --anchor-model: several animals on whole frames, tracked, in every format.
+
+Tiny models as in test_topdown.py: an anchor model that is its input's brightness, a pose
+model trained on 32 px crops; a short video of two blobs moving past each other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dpk.runtime.formats import load_predictions
+from tests.trainer.test_topdown import H, W, anchor_model, pose_model
+
+
+@pytest.fixture
+def two_blobs(tmp_path):
+    import cv2
+
+    path = tmp_path / "two.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (W, H))
+    yy, xx = np.mgrid[0:H, 0:W]
+    truth = []
+    for t in range(10):
+        a, b = (20 + 3 * t, 30), (100 - 3 * t, 70)
+        truth.append((a, b))
+        image = np.zeros((H, W))
+        for (x, y), value in ((a, 250), (b, 200)):
+            image = np.maximum(image, value * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 2.0))
+        writer.write(np.repeat(image.round().astype(np.uint8)[..., None], 3, axis=2))
+    writer.release()
+    models = anchor_model(tmp_path / "anchor.onnx"), pose_model(tmp_path / "pose.onnx")
+    return path, truth, models
+
+
+def test_predict_with_anchor_model_writes_tracked_animals(run_cli, two_blobs, tmp_path):
+    video, truth, (anchor, pose) = two_blobs
+    outputs = [tmp_path / name for name in ("p.h5", "p.csv", "p.slp", "p.json")]
+    argv = ["predict", video, "--anchor-model", anchor, "--model", pose, "--max-gap", "3"]
+    for path in outputs:
+        argv += ["-o", path]
+    code, out, err = run_cli(*argv, "--device", "cpu", "--threads", "1", "--batch-size", "4")
+    assert code == 0, err
+    assert f"wrote {outputs[0]} (h5, 10 frames, 2 tracks)" in out
+    assert "anchor model anchor.onnx (up to 3 animals)" in err
+    for path in outputs:
+        found = load_predictions(path)
+        assert found.has_instances, path
+        assert found.track_names == ["track_0", "track_1"], path
+        tracked = found.by_track()
+        for t, (a, b) in enumerate(truth):
+            np.testing.assert_allclose(tracked.keypoints[t, 0, 0, :2], a, atol=1.0)
+            np.testing.assert_allclose(tracked.keypoints[t, 1, 0, :2], b, atol=1.0)
+    h5 = load_predictions(outputs[0])
+    assert h5.keypoints.shape == (10, 3, 4, 3) and (h5.track_ids[:, 2] == -1).all()
+    assert h5.source_info["fps"] == pytest.approx(25.0)
+
+
+def test_render_and_plot_draw_each_track(run_cli, two_blobs, tmp_path):
+    video, _, (anchor, pose) = two_blobs
+    h5 = tmp_path / "p.h5"
+    code, _, err = run_cli("predict", video, "--anchor-model", anchor, "--model", pose,
+                           "-o", h5, "--device", "cpu", "--quiet")  # fmt: skip
+    assert code == 0, err
+    code, _, err = run_cli("render", video, h5, "-o", tmp_path / "r.avi")
+    assert code == 0, err
+    assert (tmp_path / "r.avi").stat().st_size > 0
+    pytest.importorskip("matplotlib")
+    code, _, err = run_cli("plot", h5, "-o", tmp_path / "p.png")
+    assert code == 0, err
+    assert (tmp_path / "p.png").stat().st_size > 0
+    code, _, err = run_cli("filter", h5, "-o", tmp_path / "f.h5")
+    assert code != 0 and "several animals" in err and len(err.strip().splitlines()) == 1
+
+
+def test_anchor_model_refuses_a_batch(run_cli, two_blobs, tmp_path):
+    video, _, (anchor, pose) = two_blobs
+    code, _, err = run_cli("predict", video, "--anchor-model", anchor, "--model", pose,
+                           "--output-dir", tmp_path / "out")  # fmt: skip
+    assert code != 0 and "one video at a time" in err
