@@ -78,3 +78,52 @@ def test_anchor_model_refuses_a_batch(run_cli, two_blobs, tmp_path):
     code, _, err = run_cli("predict", video, "--anchor-model", anchor, "--model", pose,
                            "--output-dir", tmp_path / "out")  # fmt: skip
     assert code != 0 and "one video at a time" in err
+
+
+def test_model_name_of_a_zoo_pipeline_runs_top_down(run_cli, two_blobs, tmp_path, monkeypatch):
+    import hashlib
+    import shutil
+
+    import yaml
+
+    from dpk.runtime.topdown import TopDown
+
+    video, truth, (anchor, pose) = two_blobs
+    folder = tmp_path / "zoo"
+    (folder / "models").mkdir(parents=True)
+    entries = []
+    for name, path, keypoints, size in (
+        ("leap.dots_anchor", anchor, ["nose"], (H, W)),
+        ("leap.dots", pose, ["nose", "earL", "earR", "tail"], (32, 32)),
+    ):
+        shutil.copy(path, folder / "models" / path.name)
+        data = path.read_bytes()
+        entries.append(
+            {
+                "name": name,
+                "file": path.name,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "packaged": True,
+                "license": "MIT",
+                "training_data": "synthetic",
+                "data_license": "CC0-1.0",
+                "input": {"height": size[0], "width": size[1], "channels": 1},
+                "keypoints": keypoints,
+            }
+        )
+    entries.append(
+        {"name": "topdown.dots", "pipeline": {"anchor": "leap.dots_anchor", "pose": "leap.dots"}}
+    )
+    (folder / "registry.yaml").write_text(yaml.safe_dump(entries, sort_keys=False))
+    monkeypatch.setenv("DPK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DPK_REGISTRIES", str(folder / "registry.yaml"))
+    out_path = tmp_path / "p.slp"
+    code, out, err = run_cli("predict", video, "--model", "topdown.dots", "-o", out_path,
+                             "--device", "cpu", "--quiet")  # fmt: skip
+    assert code == 0, err
+    assert "anchor model leap.dots_anchor" in err and "2 tracks" in out
+    found = load_predictions(out_path).by_track()
+    np.testing.assert_allclose(found.keypoints[0, :, 0, :2], truth[0], atol=1.0)
+    pipeline = TopDown.from_pretrained("topdown.dots", device="cpu")
+    assert pipeline.max_animals == 3 and pipeline.crop_size == 32

@@ -146,7 +146,25 @@ def _outputs_and_formats(args: argparse.Namespace) -> list[tuple[Path, str]]:
     return planned
 
 
+def _zoo_pipeline(args: argparse.Namespace) -> None:
+    """A ``--model`` that names a zoo pipeline entry becomes ``--anchor-model`` + ``--model``."""
+    from dpk.zoo import pipeline_models
+
+    if Path(args.model).exists():
+        return
+    pair = pipeline_models(args.model)
+    if pair is None:
+        return
+    if args.anchor_model:
+        raise DpkError(
+            f"--model {args.model} is a zoo pipeline (anchor {pair[0]}, pose {pair[1]}); "
+            "drop --anchor-model, or give a pose model with --model"
+        )
+    args.anchor_model, args.model = pair
+
+
 def _predict(args: argparse.Namespace) -> int:
+    _zoo_pipeline(args)
     if args.output_dir is not None or args.scheduler or args.workers:
         if args.anchor_model:
             raise DpkError(

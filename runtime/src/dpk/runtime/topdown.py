@@ -130,6 +130,31 @@ class TopDown:
         self.pose.cropped = True
         self.crop_size = self._crop_size(crop_size, anchor.crop_size)
 
+    @classmethod
+    def from_pretrained(cls, name: str, device: Device = "auto", **kwargs) -> TopDown:
+        """The pipeline of a zoo entry that names a pair (``pipeline: {anchor, pose}``).
+
+        Both models are downloaded (and checked) when not cached yet.
+
+        Raises:
+            ZooError: ``name`` is not a pipeline entry of the zoo, or a download fails.
+        """
+        from dpk.runtime.predictor import resolve_model
+        from dpk.zoo import ZooError, pipeline_models
+
+        pair = pipeline_models(name)
+        if pair is None:
+            raise ZooError(
+                f"{name!r} is not a top-down pipeline of the zoo (`dpk zoo list` shows them); "
+                "give TopDown(anchor_model, pose_model) instead"
+            )
+        anchor, _ = resolve_model(pair[0])
+        pose_path, pose_name = resolve_model(pair[1])
+        pose = Predictor(
+            pose_path, device=device, threads=kwargs.get("threads"), name=pose_name, cropped=True
+        )
+        return cls(anchor, pose, device=device, **kwargs)
+
     def _crop_size(self, given: int | None, intended: int | None) -> int:
         trained = crop_of(self.pose.spec)
         name = self.pose.name or self.pose.spec.name

@@ -13,7 +13,15 @@ from dpk.specs.architectures import (
     StackedHourglass,
     max_transitions,
 )
-from dpk.specs.card import ZOO_NAME_PATTERN, ModelCard, SpeedMeasurement, TrainingData, ZooEntry
+from dpk.specs.card import (
+    ZOO_NAME_PATTERN,
+    ModelCard,
+    PipelinePair,
+    SpeedMeasurement,
+    TrainingData,
+    ZooEntry,
+    ZooPipeline,
+)
 from dpk.specs.data import (
     Crop,
     DataSpec,
@@ -69,6 +77,7 @@ __all__ = [
     "ModelCard",
     "ModelSpec",
     "Normalization",
+    "PipelinePair",
     "Preprocessing",
     "Skeleton",
     "SpecError",
@@ -80,6 +89,7 @@ __all__ = [
     "Training",
     "TrainingData",
     "ZooEntry",
+    "ZooPipeline",
     "__version__",
     "dump_spec",
     "load_model_file",

@@ -10,7 +10,15 @@ from pydantic import Field, field_validator, model_validator
 from dpk.specs._base import StrictModel
 from dpk.specs.preprocessing import Preprocessing
 
-__all__ = ["ZOO_NAME_PATTERN", "ModelCard", "SpeedMeasurement", "TrainingData", "ZooEntry"]
+__all__ = [
+    "ZOO_NAME_PATTERN",
+    "ModelCard",
+    "PipelinePair",
+    "SpeedMeasurement",
+    "TrainingData",
+    "ZooEntry",
+    "ZooPipeline",
+]
 
 ZOO_NAME_PATTERN = r"^[a-z0-9_]+\.[a-z0-9_]+(:[A-Za-z0-9_.-]+)?$"
 """Zoo names: ``architecture.dataset`` with an optional ``:tag``."""
@@ -131,6 +139,36 @@ class ZooEntry(StrictModel):
         if not self.urls and not self.packaged:
             raise ValueError("an entry needs at least one URL, or packaged: true")
         return self
+
+    @property
+    def base_name(self) -> str:
+        """The name without its ``:tag``."""
+        return self.name.split(":", 1)[0]
+
+
+class PipelinePair(StrictModel):
+    """The two zoo models of a top-down pipeline (see ``docs/topdown.md``)."""
+
+    anchor: str = Field(pattern=ZOO_NAME_PATTERN)
+    """Zoo name of the anchor model (``targets.anchor``: finds every animal)."""
+    pose: str = Field(pattern=ZOO_NAME_PATTERN)
+    """Zoo name of the pose model (trained on crops around the anchor)."""
+
+
+class ZooPipeline(StrictModel):
+    """A zoo registry entry that names a pair of models and has no file of its own.
+
+    ``--model NAME`` of such an entry runs top-down inference (the anchor model finds the
+    animals, the pose model reads each one). Its models must be entries of the registries
+    the catalog loads (checked when the catalog loads).
+    """
+
+    name: str = Field(pattern=ZOO_NAME_PATTERN)
+    """``architecture.dataset`` with an optional ``:tag``, like model entries."""
+    pipeline: PipelinePair
+    """The anchor and pose models, by zoo name."""
+    description: str = ""
+    """One line for ``dpk zoo list``."""
 
     @property
     def base_name(self) -> str:

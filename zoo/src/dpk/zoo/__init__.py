@@ -16,6 +16,7 @@ from dpk.zoo.cache import (
     get_entry,
     list_models,
     model_path,
+    pipeline_models,
     pull,
     verify_cache,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "make_entry",
     "model_path",
     "packaged_models_dir",
+    "pipeline_models",
     "pull",
     "sha256_file",
     "verify_cache",

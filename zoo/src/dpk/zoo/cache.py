@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dpk.specs.card import ZooEntry
+from dpk.specs.card import ZOO_NAME_PATTERN, ZooEntry
 from dpk.zoo.catalog import Catalog, load_catalog
 from dpk.zoo.download import PART_SUFFIX, download_file, is_network_url
 from dpk.zoo.errors import (
@@ -40,11 +40,13 @@ __all__ = [
     "list_models",
     "local_path",
     "model_path",
+    "pipeline_models",
     "pull",
     "verify_cache",
 ]
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+ZOO_NAME = re.compile(ZOO_NAME_PATTERN)
 
 
 def cache_dir() -> Path:
@@ -326,6 +328,20 @@ def model_path(name: str, *, download: bool = True, progress: bool = True) -> Pa
     entry, catalog = _resolve(name)
     registry = catalog.registry_of(entry)
     return _fetch(entry, registry, force=False, download=download, progress=progress, timeout=None)
+
+
+def pipeline_models(name: str) -> tuple[str, str] | None:
+    """The ``(anchor, pose)`` zoo names of a pipeline entry, or None for any other name.
+
+    Loads the catalog (no download); a name that is a file or a model gives None.
+
+    Raises:
+        RegistryError: A registry is invalid (a pipeline naming unknown models included).
+    """
+    if not ZOO_NAME.match(name.strip()):
+        return None
+    pipeline = load_catalog().pipeline(name)
+    return None if pipeline is None else (pipeline.pipeline.anchor, pipeline.pipeline.pose)
 
 
 @dataclass

@@ -6,8 +6,9 @@ import difflib
 import warnings
 from collections.abc import Iterator, Sequence
 
-from dpk.specs.card import ZooEntry
-from dpk.zoo.errors import DownloadError, OfflineError, ZooError, ZooWarning
+from dpk.specs.card import ZooEntry, ZooPipeline
+from dpk.specs.errors import SpecIssue
+from dpk.zoo.errors import DownloadError, OfflineError, RegistryError, ZooError, ZooWarning
 from dpk.zoo.registry import Registry
 from dpk.zoo.settings import registry_locations
 
@@ -24,8 +25,16 @@ class Catalog:
     A name defined by more than one registry is taken from the first, with a
     :class:`ZooWarning` naming both (a user registry shadowing a shipped model).
 
+    Pipeline entries (a pair of models for top-down inference, no file of their own) are
+    kept apart from models (:attr:`pipelines`, :meth:`pipeline`); each must name models
+    of the catalog.
+
     Args:
         registries: Highest precedence first (the user's, then the shipped one).
+
+    Raises:
+        RegistryError: A pipeline entry names a model no registry has, or a model and a
+            pipeline share a name.
     """
 
     def __init__(self, registries: Sequence[Registry]):
@@ -43,6 +52,51 @@ class Catalog:
                     )
                     continue
                 self._owner[entry.name] = (entry, registry)
+        self._pipelines: dict[str, tuple[ZooPipeline, Registry]] = {}
+        for registry in self.registries:
+            for pipeline in registry.pipelines:
+                self._add_pipeline(pipeline, registry)
+
+    def _add_pipeline(self, pipeline: ZooPipeline, registry: Registry) -> None:
+        where = f"pipeline {pipeline.name!r}"
+        if pipeline.name in self._owner:
+            raise RegistryError(
+                [SpecIssue(where, "a model of another registry has this name; rename it")],
+                registry.source,
+            )
+        if pipeline.name in self._pipelines:
+            return  # shadowed by a registry of higher precedence
+        pair = pipeline.pipeline
+        unknown = [n for n in (pair.anchor, pair.pose) if n not in self._owner]
+        if unknown:
+            raise RegistryError(
+                [
+                    SpecIssue(
+                        where,
+                        f"names unknown models {', '.join(unknown)}; add their entries to a "
+                        "registry, or fix the names (`dpk zoo list` shows every model)",
+                    )
+                ],
+                registry.source,
+            )
+        self._pipelines[pipeline.name] = (pipeline, registry)
+
+    @property
+    def pipelines(self) -> list[ZooPipeline]:
+        """Every pipeline entry (a pair of models), sorted by name."""
+        return [self._pipelines[name][0] for name in sorted(self._pipelines)]
+
+    def pipeline(self, name: str) -> ZooPipeline | None:
+        """The pipeline entry of this name (or of this name without ``:tag``), or None."""
+        name = name.strip()
+        if name in self._pipelines:
+            return self._pipelines[name][0]
+        matches = [p for p in self.pipelines if ":" not in name and p.base_name == name]
+        return matches[0] if len(matches) == 1 else None
+
+    def pipeline_registry(self, name: str) -> Registry:
+        """The registry a pipeline entry comes from."""
+        return self._pipelines[name][1]
 
     def __iter__(self) -> Iterator[ZooEntry]:
         return iter(self.entries)
@@ -74,6 +128,13 @@ class Catalog:
         name = name.strip()
         if name in self._owner:
             return self._owner[name][0]
+        pipeline = self.pipeline(name)
+        if pipeline is not None:
+            raise ZooError(
+                f"{name!r} is a top-down pipeline (anchor {pipeline.pipeline.anchor}, pose "
+                f"{pipeline.pipeline.pose}), not one model file; use dpk predict --model {name}, "
+                "or one of its models"
+            )
         if ":" not in name:
             matches = [e for e in self.entries if e.base_name == name]
             if len(matches) == 1:

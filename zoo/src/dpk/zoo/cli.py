@@ -91,6 +91,13 @@ def _list(args: argparse.Namespace) -> int:
     ]
     headers = ["NAME", "KEYPOINTS", "INPUT", "ACCURACY", "SIZE", "LICENCE", "LOCAL"]
     print(format_table(headers, rows))
+    if catalog.pipelines:
+        print("\ntop-down pipelines (an anchor model finds the animals, a pose model reads each):")
+        pairs = [
+            [p.name, p.pipeline.anchor, p.pipeline.pose, p.description or "-"]
+            for p in catalog.pipelines
+        ]
+        print(format_table(["NAME", "ANCHOR MODEL", "POSE MODEL", "DESCRIPTION"], pairs))
     return 0
 
 
@@ -128,13 +135,31 @@ def _info_lines(entry, catalog) -> list[tuple[str, str]]:
     return fields
 
 
+def _pipeline_lines(pipeline, catalog) -> list[tuple[str, str]]:
+    registry = catalog.pipeline_registry(pipeline.name)
+    pose = catalog.resolve(pipeline.pipeline.pose)
+    return [
+        ("name", pipeline.name),
+        ("description", pipeline.description or "-"),
+        ("kind", "top-down pipeline (no file of its own)"),
+        ("anchor model", pipeline.pipeline.anchor),
+        ("pose model", pipeline.pipeline.pose),
+        ("keypoints", f"{len(pose.keypoints)}: {', '.join(pose.keypoints)}"),
+        ("registry", "shipped with dpk-zoo" if registry.shipped else registry.source),
+        ("use", f"dpk predict VIDEO --model {pipeline.name} -o poses.slp"),
+    ]
+
+
 @_with_warnings
 def _info(args: argparse.Namespace) -> int:
     from dpk.zoo.catalog import load_catalog
 
     catalog = load_catalog(refresh=args.refresh)
-    entry = catalog.resolve(args.name)
-    fields = _info_lines(entry, catalog)
+    pipeline = catalog.pipeline(args.name)
+    if pipeline is not None:
+        fields = _pipeline_lines(pipeline, catalog)
+    else:
+        fields = _info_lines(catalog.resolve(args.name), catalog)
     width = max(len(label) for label, _ in fields) + 2
     for label, value in fields:
         first, *rest = value.split("\n")
@@ -155,11 +180,13 @@ def _pull(args: argparse.Namespace) -> int:
         raise ZooError("give model names or --all (not both); `dpk zoo list` shows the names")
     progress = not args.no_progress
     if not args.all:
-        if args.refresh:
-            load_catalog(refresh=True)
+        catalog = load_catalog(refresh=args.refresh)
         for name in args.names:
-            path = pull(name, force=args.force, progress=progress)
-            print(f"{name}: {path}")
+            pipeline = catalog.pipeline(name)
+            pair = [pipeline.pipeline.anchor, pipeline.pipeline.pose] if pipeline else [name]
+            for model in pair:  # a pipeline entry: both of its models
+                path = pull(model, force=args.force, progress=progress)
+                print(f"{model}: {path}")
         return 0
     failed = 0
     for entry in load_catalog(refresh=args.refresh):

@@ -8,6 +8,15 @@ of one name) is refused when it loads, with every problem named by entry and lin
 
 Files of ``packaged: true`` entries live in the ``models/`` folder beside a local
 registry file (for the shipped registry: inside the installed package).
+
+An entry with a ``pipeline`` field (:class:`dpk.specs.ZooPipeline`) names a pair of
+models for top-down inference and has no file of its own::
+
+    - name: topdown.fly13
+      pipeline: {anchor: stacked_densenet.fly_anchor, pose: stacked_densenet.fly13}
+      description: two flies, whole frames
+
+Its models must be entries of the catalog's registries (:class:`dpk.zoo.Catalog` checks).
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ import yaml
 from pydantic import ValidationError
 
 from dpk.specs._base import issues_from_validation_error
-from dpk.specs.card import ZooEntry
+from dpk.specs.card import ZooEntry, ZooPipeline
 from dpk.specs.errors import SpecIssue
 from dpk.specs.files import atomic_output
 from dpk.specs.io import duplicate_keys, write_text_atomic
@@ -73,8 +82,14 @@ def _entry_lines(text: str) -> list[tuple[int, dict[str, int]]]:
     return lines
 
 
-def _parse_entries(text: str, source: str, *, local: bool) -> list[ZooEntry]:
-    """Validate a registry's text; raises :class:`RegistryError` with every problem."""
+def _parse_entries(
+    text: str, source: str, *, local: bool
+) -> tuple[list[ZooEntry], list[ZooPipeline]]:
+    """Validate a registry's text: its model entries and its pipeline entries.
+
+    Raises:
+        RegistryError: With every problem, by entry and line.
+    """
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -86,7 +101,7 @@ def _parse_entries(text: str, source: str, *, local: bool) -> list[ZooEntry]:
     if duplicates:
         raise RegistryError(duplicates, source)
     if data is None:
-        return []
+        return [], []
     if not isinstance(data, list):
         kind = type(data).__name__
         raise RegistryError(
@@ -96,6 +111,7 @@ def _parse_entries(text: str, source: str, *, local: bool) -> list[ZooEntry]:
     lines = _entry_lines(text)
     issues: list[SpecIssue] = []
     entries: list[ZooEntry] = []
+    pipelines: list[ZooPipeline] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(data):
         start, keys = lines[index] if index < len(lines) else (None, {})
@@ -104,8 +120,9 @@ def _parse_entries(text: str, source: str, *, local: bool) -> list[ZooEntry]:
         if not isinstance(item, Mapping):
             issues.append(SpecIssue(where, "must be a mapping of fields (name, file, ...)", start))
             continue
+        kind: type[ZooEntry] | type[ZooPipeline] = ZooPipeline if "pipeline" in item else ZooEntry
         try:
-            entry = ZooEntry.model_validate(dict(item))
+            entry = kind.model_validate(dict(item))
         except ValidationError as error:
             for issue in issues_from_validation_error(error):
                 field = issue.location.split(".")[0].split("[")[0]
@@ -120,6 +137,9 @@ def _parse_entries(text: str, source: str, *, local: bool) -> list[ZooEntry]:
             )
             continue
         seen[entry.name] = index + 1
+        if isinstance(entry, ZooPipeline):
+            pipelines.append(entry)
+            continue
         if entry.packaged and not entry.urls and not local:
             issues.append(
                 SpecIssue(
@@ -132,7 +152,7 @@ def _parse_entries(text: str, source: str, *, local: bool) -> list[ZooEntry]:
         entries.append(entry)
     if issues:
         raise RegistryError(issues, source)
-    return entries
+    return entries, pipelines
 
 
 class _Dumper(yaml.SafeDumper):
@@ -156,6 +176,7 @@ class Registry:
         models_dir: Folder holding the files of ``packaged: true`` entries; None for a
             registry at a URL.
         shipped: Whether this is the registry that ships with dpk-zoo.
+        pipelines: Entries that name a pair of models (top-down), in file order.
 
     Raises:
         RegistryError: Two entries share a name.
@@ -168,12 +189,14 @@ class Registry:
         source: str,
         models_dir: Path | None = None,
         shipped: bool = False,
+        pipelines: Iterable[ZooPipeline] = (),
     ):
         self.entries: tuple[ZooEntry, ...] = tuple(entries)
+        self.pipelines: tuple[ZooPipeline, ...] = tuple(pipelines)
         self.source = source
         self.models_dir = models_dir
         self.shipped = shipped
-        names = [e.name for e in self.entries]
+        names = [e.name for e in self.entries] + [p.name for p in self.pipelines]
         doubles = sorted({n for n in names if names.count(n) > 1})
         if doubles:
             raise RegistryError([SpecIssue("", f"names used twice: {', '.join(doubles)}")], source)
@@ -220,8 +243,10 @@ class Registry:
             RegistryError: The text is not a list of valid entries; names ``source``,
                 each bad entry and its line.
         """
-        entries = _parse_entries(text, source, local=models_dir is not None)
-        return cls(entries, source=source, models_dir=models_dir, shipped=shipped)
+        entries, pipelines = _parse_entries(text, source, local=models_dir is not None)
+        return cls(
+            entries, source=source, models_dir=models_dir, shipped=shipped, pipelines=pipelines
+        )
 
     @classmethod
     def from_file(cls, path: str | Path, *, shipped: bool = False) -> Registry:
@@ -295,7 +320,10 @@ class Registry:
 
     def to_yaml(self, header: str = DEFAULT_HEADER) -> str:
         """The registry as YAML text (fields at their defaults left out), after ``header``."""
-        data = [e.model_dump(mode="json", exclude_defaults=True) for e in self.entries]
+        data = [
+            e.model_dump(mode="json", exclude_defaults=True)
+            for e in (*self.entries, *self.pipelines)
+        ]
         body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
         return header + ("\n" if header and not header.endswith("\n") else "") + body
 
@@ -456,7 +484,12 @@ def add_entry(
         entries[names.index(entry.name)] = entry
     else:
         entries.append(entry)
-    registry = Registry(entries, source=str(path), models_dir=path.parent / "models")
+    registry = Registry(
+        entries,
+        source=str(path),
+        models_dir=path.parent / "models",
+        pipelines=existing.pipelines,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, registry.to_yaml(header))
     return registry
