@@ -18,7 +18,8 @@ format   suffixes              module
 
 A suffix several formats share is written in the first format listed for it (``.csv``:
 dpk's table, ``.h5``: dpk's HDF5; ``--format dlc`` for DeepLabCut's) and read by the
-first whose content check accepts the file. Label formats (what training reads) live in
+first whose content check accepts the file. Every writer takes predictions of several
+animals (an instance axis and tracks; see each module and ``docs/topdown.md``). Label formats (what training reads) live in
 ``dlc``, ``dlc_table``, ``dpk_h5`` and ``sleap``.
 """
 
