@@ -14,6 +14,7 @@ import math
 import os
 from functools import reduce
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -218,7 +219,7 @@ def render_video(
     colors = [(int(b), int(g), int(r)) for r, g, b in keypoint_colors(skeleton.n_keypoints)]
     edges = skeleton.edges
     keypoints = predictions.keypoints
-    style = dict(
+    style: dict[str, Any] = dict(
         min_confidence=min_confidence, fade_below=fade_below, radius=radius, thickness=thickness
     )
     if unreadable is None:

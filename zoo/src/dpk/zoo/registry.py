@@ -120,9 +120,9 @@ def _parse_entries(
         if not isinstance(item, Mapping):
             issues.append(SpecIssue(where, "must be a mapping of fields (name, file, ...)", start))
             continue
-        kind: type[ZooEntry] | type[ZooPipeline] = ZooPipeline if "pipeline" in item else ZooEntry
+        model: type[ZooEntry] | type[ZooPipeline] = ZooPipeline if "pipeline" in item else ZooEntry
         try:
-            entry = kind.model_validate(dict(item))
+            entry = model.model_validate(dict(item))
         except ValidationError as error:
             for issue in issues_from_validation_error(error):
                 field = issue.location.split(".")[0].split("[")[0]
