@@ -127,3 +127,12 @@ def test_model_name_of_a_zoo_pipeline_runs_top_down(run_cli, two_blobs, tmp_path
     np.testing.assert_allclose(found.keypoints[0, :, 0, :2], truth[0], atol=1.0)
     pipeline = TopDown.from_pretrained("topdown.dots", device="cpu")
     assert pipeline.max_animals == 3 and pipeline.crop_size == 32
+
+
+def test_tracking_options_are_checked(run_cli, tmp_path):
+    code, _, err = run_cli("predict", "v.mp4", "--anchor-model", "a.onnx", "--model", "p.onnx",
+                           "--max-gap", "-1", "-o", tmp_path / "p.h5")  # fmt: skip
+    assert code == 2 and "-1 must be 0 or more" in err
+    code, _, err = run_cli("predict", "v.mp4", "--anchor-model", "a.onnx", "--model", "p.onnx",
+                           "--max-distance", "0", "-o", tmp_path / "p.h5")  # fmt: skip
+    assert code == 2 and "must be more than 0" in err

@@ -42,6 +42,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} must be more than 0")
+    return value
+
+
 def _int_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.replace(" ", "").split(",") if v]
@@ -413,14 +433,14 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     )
     topdown.add_argument(
         "--max-gap",
-        type=int,
+        type=_non_negative_int,
         default=10,
         metavar="N",
         help="frames a track may go unseen and still continue (default 10)",
     )
     topdown.add_argument(
         "--max-distance",
-        type=float,
+        type=_positive_float,
         default=50.0,
         metavar="PX",
         help="largest mean keypoint distance (frame px) from a track's predicted position "
