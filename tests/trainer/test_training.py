@@ -189,3 +189,25 @@ def test_frames_without_keypoints_are_announced(capsys):
     out = capsys.readouterr().out
     assert "1 of 4 training frames have no labelled keypoint" in out
     assert "the validation frames have no labelled keypoint" in out
+
+
+def test_run_state_saves_short_epochs_at_most_every_interval_and_at_the_end(tmp_path):
+    from dpk.trainer.training.callbacks import RunState, TimeBudget
+
+    spec = make_spec()
+    model = tiny_model(spec)
+    model.compile(optimizer="adam", loss="mse")
+    state = RunState(tmp_path, "val_error", TimeBudget(None), save_every_s=3600.0)
+    state.set_model(model)
+    state.set_params({"epochs": 5})
+    state.on_epoch_end(0, {"val_error": 3.0})
+    assert not (tmp_path / "last.keras").exists()  # not due yet
+    model.stop_training = True  # time budget or early stopping
+    state.on_epoch_end(1, {"val_error": 2.0})
+    assert json.loads((tmp_path / "state.json").read_text())["epochs_done"] == 2
+    model.stop_training = False
+    state.on_epoch_end(2, {"val_error": 4.0})
+    state.on_train_end()
+    saved = json.loads((tmp_path / "state.json").read_text())
+    assert saved["epochs_done"] == 3 and saved["best"] == 2.0 and saved["best_epoch"] == 2
+    assert (tmp_path / "last.keras").is_file()

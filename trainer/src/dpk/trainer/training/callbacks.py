@@ -243,10 +243,23 @@ class TimeBudget(keras.callbacks.Callback):
 
 
 class RunState(keras.callbacks.Callback):
-    """Saves the last model (with optimizer state) and ``state.json`` after every epoch,
-    so ``--resume`` continues where training stopped, also after Ctrl-C."""
+    """Saves the last model (with optimizer state) and ``state.json``, so ``--resume``
+    continues where training stopped, also after Ctrl-C.
 
-    def __init__(self, run_dir: Path, monitor: str, budget: TimeBudget, best: float | None = None):
+    Saving a model takes a noticeable share of a short epoch (a few dozen frames), so
+    between epochs it happens at most every ``save_every_s`` seconds; it always happens
+    after the last epoch, when training stops (time budget, early stopping) and when the
+    run ends. A crash loses at most ``save_every_s`` of training.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        monitor: str,
+        budget: TimeBudget,
+        best: float | None = None,
+        save_every_s: float = 60.0,
+    ):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.monitor = monitor
@@ -254,6 +267,9 @@ class RunState(keras.callbacks.Callback):
         self.best = best
         self.best_epoch: int | None = None
         self.last_epoch: int | None = None
+        self.save_every_s = save_every_s
+        self.saved_epoch: int | None = None
+        self.saved_at = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -262,7 +278,14 @@ class RunState(keras.callbacks.Callback):
             self.best = float(value)
             self.best_epoch = epoch + 1
         self.last_epoch = epoch + 1
-        self.save()
+        last = self.params.get("epochs") == epoch + 1 if self.params else False
+        due = time.monotonic() - self.saved_at >= self.save_every_s
+        if due or last or self.model.stop_training:
+            self.save()
+
+    def on_train_end(self, logs=None):
+        if self.last_epoch is not None and self.saved_epoch != self.last_epoch:
+            self.save()
 
     def save(self) -> None:
         """Write ``last.keras`` and ``state.json`` (each atomically)."""
@@ -282,3 +305,5 @@ class RunState(keras.callbacks.Callback):
             "elapsed_s": self.budget.elapsed_s,
         }
         write_text_atomic(self.run_dir / "state.json", json.dumps(state, indent=2) + "\n")
+        self.saved_epoch = self.last_epoch
+        self.saved_at = time.monotonic()
