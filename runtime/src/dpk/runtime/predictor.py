@@ -247,9 +247,9 @@ class Predictor:
             images = list(images)
         results = []
         for chunk in _split(images, self.batch_size):
-            for frame in chunk[:1] if isinstance(chunk, np.ndarray) else chunk:
-                self.check_frame_size(*np.shape(frame)[:2])
             batch, transforms = fit_frames(chunk, self.preprocessing, frame_order=frame_order)
+            for size in {t.frame_size for t in transforms}:
+                self.check_frame_size(*size)
             results.append(to_frame_coordinates(self._run(batch), transforms))
         if not results:
             return np.empty((0, self.model_file.n_keypoints, 3), np.float32)
