@@ -1,4 +1,4 @@
-"""The default learning-rate schedule (warm-up, cosine to zero) and per-epoch validation
+"""The warm-up + cosine learning-rate schedule and per-epoch validation
 errors in the labelled frames' pixels."""
 
 from __future__ import annotations

@@ -292,6 +292,7 @@ def train_arrays(
                 factor=t.schedule.factor,
                 patience=t.schedule.patience,
                 min_lr=t.schedule.min_learning_rate,
+                mode="min",  # Keras cannot tell the direction of val_error by itself
                 verbose=1,
             ),
         )
