@@ -26,8 +26,8 @@ from _common import ROOT, print_table, save_json
 from train_real import make_spec
 
 VARIANTS = {
-    "stacked_densenet (example)": {},
-    "n_stacks 2": {"architecture.n_stacks": 2},
+    "example spec": {},
+    "n_stacks 1": {"architecture.n_stacks": 1},
     "n_stacks 1, no graph": {"architecture.n_stacks": 1, "targets.graph": False},
 }
 
