@@ -45,6 +45,8 @@ __all__ = [
     "load_slp",
     "load_slp_videos",
     "save_predictions_slp",
+    "skeleton_from_sleap",
+    "skeleton_to_sleap",
 ]
 
 INSTALL_HINT = "pip install 'dpk-runtime[sleap]'"
@@ -280,7 +282,13 @@ def _resolve_video(path: Path, stored: str | None, video: str | Path | None) -> 
     )
 
 
-def _skeleton_from_sleap(sk: Any, source: str) -> Skeleton:
+def skeleton_from_sleap(sk: Any, source: str) -> Skeleton:
+    """A dpk skeleton from a sleap-io ``Skeleton`` (nodes, edges, symmetries as swaps).
+
+    Args:
+        sk: The sleap-io skeleton.
+        source: The file it came from, for messages.
+    """
     names = list(sk.node_names)
     edges = [(e.source.name, e.destination.name) for e in sk.edges]
     symmetries = []
@@ -360,7 +368,7 @@ def load_slp_videos(path: str | Path, video: str | Path | None = None) -> list[S
             f"{source}: has {len(labels.videos)} videos, so one data.video cannot replace "
             "them; fix the video paths in the .slp (sleap-io's Labels.replace_filenames)"
         )
-    skeleton = _skeleton_from_sleap(labels.skeletons[0], source)
+    skeleton = skeleton_from_sleap(labels.skeletons[0], source)
     parts = []
     for index, sio_video in enumerate(labels.videos):
         frames = [f for f in labels.labeled_frames if f.video is sio_video]
@@ -430,7 +438,14 @@ def _video_labels(
 
 
 # ---------------------------------------------------------------------- predictions
-def _sleap_skeleton(sio: Any, skeleton: Skeleton) -> Any:
+def skeleton_to_sleap(sio: Any, skeleton: Skeleton) -> Any:
+    """A sleap-io ``Skeleton`` from a dpk skeleton (parent links as edges, swaps as
+    symmetries).
+
+    Args:
+        sio: The imported ``sleap_io`` module.
+        skeleton: The dpk skeleton.
+    """
     names = list(skeleton.names)
     edges = [(names[p], names[c]) for c, p in skeleton.edges]
     seen: set[frozenset[str]] = set()
@@ -500,7 +515,7 @@ def _sleap_instance(sio: Any, row: np.ndarray, info: dict[str, Any], skeleton: A
 def _to_sleap_labels(predictions: Predictions, options: WriteOptions | None = None) -> Any:
     sio = _sleap_io()
     threshold = (options or WriteOptions()).visibility_threshold
-    skeleton = _sleap_skeleton(sio, predictions.skeleton)
+    skeleton = skeleton_to_sleap(sio, predictions.skeleton)
     video = _sleap_video(sio, predictions)
     tracks = [sio.Track(name=name) for name in predictions.track_names or []]
     keypoints = predictions.keypoints
@@ -557,7 +572,7 @@ def save_predictions_slp(
 def _predictions_from_sleap(labels: Any, source: str) -> Predictions:
     if len(labels.skeletons) != 1:
         raise DpkError(f"{source}: has {len(labels.skeletons)} skeletons; expected one")
-    skeleton = _skeleton_from_sleap(labels.skeletons[0], source)
+    skeleton = skeleton_from_sleap(labels.skeletons[0], source)
     k = skeleton.n_keypoints
     if labels.tracks:
         return _tracked_predictions(labels, skeleton, source)

@@ -305,9 +305,9 @@ class Project:
             raise ProjectError(
                 f"{path}: has {len(labels.skeletons)} skeletons; a dpk project has exactly one"
             )
-        from dpk.runtime.formats.sleap import _skeleton_from_sleap
+        from dpk.runtime.formats.sleap import skeleton_from_sleap
 
-        skeleton = _skeleton_from_sleap(labels.skeletons[0], str(path))
+        skeleton = skeleton_from_sleap(labels.skeletons[0], str(path))
         project = cls(path, skeleton)
         video_ids: dict[int, int] = {}
         for i, video in enumerate(labels.videos):
@@ -354,9 +354,9 @@ class Project:
     def to_sleap(self) -> Any:
         """The project as a ``sleap_io.Labels``."""
         sio = _sleap_io()
-        from dpk.runtime.formats.sleap import _sleap_skeleton
+        from dpk.runtime.formats.sleap import skeleton_to_sleap
 
-        skeleton = _sleap_skeleton(sio, self.skeleton)
+        skeleton = skeleton_to_sleap(sio, self.skeleton)
         videos = [
             sio.Video(filename=str(v), backend_metadata=self.video_metadata(v), open_backend=False)
             for v in self.videos
