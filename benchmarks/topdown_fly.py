@@ -194,7 +194,7 @@ def main() -> None:
     result.update(
         {
             "anchors": "model" if pipeline is not None else "oracle (labelled thorax)",
-            "anchor_model": args.anchor_model,
+            "anchor_model": Path(args.anchor_model).name if args.anchor_model else None,
             "pose_model": POSE_MODEL,
             "frames_range": [start, start + n],
             "tracks": tracks,
