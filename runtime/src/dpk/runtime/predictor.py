@@ -24,6 +24,7 @@ from dpk.runtime.crop_guard import check_frame_size
 from dpk.runtime.model_file import (
     INPUT_NAME,
     KEYPOINTS_NAME,
+    META_SPEC,
     ModelFile,
     ModelFileError,
     ModelSource,
@@ -343,7 +344,7 @@ class Predictor:
             source=str(source.path),
             source_info=dict(source.info),
             image_names=names,
-            model_spec=self.model_file.metadata.get("dpk.spec"),
+            model_spec=self.model_file.metadata.get(META_SPEC),
             model_name=self.name,
             errors=errors,
         )

@@ -26,7 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from dpk.runtime.crop_guard import CropMismatchError, crop_of
-from dpk.runtime.model_file import INPUT_NAME, ModelFile, ModelSource, open_model_session
+from dpk.runtime.model_file import (
+    INPUT_NAME,
+    META_SPEC,
+    ModelFile,
+    ModelSource,
+    open_model_session,
+)
 from dpk.runtime.predictions import Predictions
 from dpk.runtime.predictor import Predictor
 from dpk.runtime.preprocess import FrameOrder, fit_frames, to_frame_coordinates
@@ -315,7 +321,7 @@ class TopDown:
             source=str(source.path),
             source_info=dict(source.info),
             image_names=names,
-            model_spec=self.pose.model_file.metadata.get("dpk.spec"),
+            model_spec=self.pose.model_file.metadata.get(META_SPEC),
             model_name=self.pose.name,
             errors=errors,
             track_ids=track_instances(
