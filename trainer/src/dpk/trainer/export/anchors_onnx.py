@@ -17,6 +17,7 @@ from dpk.trainer.anchors import MASKED
 from dpk.trainer.export.peaks_onnx import (
     PEAK_OPSET,
     _Builder,
+    attach_head,
     maps_output_info,
     pad_flat,
     refine_nodes,
@@ -135,14 +136,7 @@ def append_anchor_finder(
         radius=radius,
         output=anchors_output,
     )
-    graph.node.extend(b.nodes)
-    graph.initializer.extend(b.initializers)
-    info = helper.make_tensor_value_info(
-        anchors_output, TensorProto.FLOAT, [dims[0].dim_param or "N", max_animals, 3]
-    )
-    outputs = [info] + ([maps_info] if keep_maps else [])
-    del graph.output[:]
-    graph.output.extend(outputs)
+    attach_head(graph, b, maps_info, anchors_output, max_animals, keep_maps)
     return model
 
 

@@ -28,6 +28,7 @@ from dpk.trainer.peaks import (
 __all__ = [
     "PEAK_OPSET",
     "append_peak_finder",
+    "attach_head",
     "maps_output_info",
     "pad_flat",
     "peak_finder_model",
@@ -252,6 +253,25 @@ def maps_output_info(graph: onnx.GraphProto, maps_output: str) -> onnx.ValueInfo
     return found[0]
 
 
+def attach_head(
+    graph: onnx.GraphProto,
+    b: _Builder,
+    maps_info: onnx.ValueInfoProto,
+    output: str,
+    rows: int,
+    keep_maps: bool,
+) -> None:
+    """Add a head's nodes to ``graph`` and make its (N, rows, 3) ``output`` the graph's
+    first output, with the maps as the second when ``keep_maps``."""
+    graph.node.extend(b.nodes)
+    graph.initializer.extend(b.initializers)
+    batch = maps_info.type.tensor_type.shape.dim[0].dim_param or "N"
+    info = helper.make_tensor_value_info(output, TensorProto.FLOAT, [batch, rows, 3])
+    outputs = [info] + ([maps_info] if keep_maps else [])
+    del graph.output[:]
+    graph.output.extend(outputs)
+
+
 def append_peak_finder(
     model: onnx.ModelProto,
     maps_output: str,
@@ -282,14 +302,7 @@ def append_peak_finder(
     h, w = dims[1].dim_value, dims[2].dim_value
     b = _Builder("dpk_peaks/")
     _peak_nodes(b, maps_output, h, w, n_keypoints, stride, sigma / stride, keypoints_output)
-    graph.node.extend(b.nodes)
-    graph.initializer.extend(b.initializers)
-    keypoints_info = helper.make_tensor_value_info(
-        keypoints_output, TensorProto.FLOAT, [dims[0].dim_param or "N", n_keypoints, 3]
-    )
-    outputs = [keypoints_info] + ([maps_info] if keep_maps else [])
-    del graph.output[:]
-    graph.output.extend(outputs)
+    attach_head(graph, b, maps_info, keypoints_output, n_keypoints, keep_maps)
     return model
 
 
