@@ -130,14 +130,14 @@ def test_dynamic_crop_follows_and_searches_when_lost(tmp_path):
     assert follow.searches == 3  # the first frame, the jump, the empty frame
 
 
-def test_predict_video_tracks_two_animals(tmp_path):
+def write_two_blob_video(path, n_frames: int) -> list:
+    """An MJPG video of two blobs crossing each other; returns their (x, y) per frame."""
     import cv2
 
-    path = tmp_path / "two.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (W, H))
     yy, xx = np.mgrid[0:H, 0:W]
     truth = []
-    for t in range(12):
+    for t in range(n_frames):
         a, b = (20 + 3 * t, 30), (100 - 3 * t, 70)
         truth.append((a, b))
         image = np.zeros((H, W))
@@ -145,6 +145,12 @@ def test_predict_video_tracks_two_animals(tmp_path):
             image = np.maximum(image, value * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 2.0))
         writer.write(np.repeat(image.round().astype(np.uint8)[..., None], 3, axis=2))
     writer.release()
+    return truth
+
+
+def test_predict_video_tracks_two_animals(tmp_path):
+    path = tmp_path / "two.avi"
+    truth = write_two_blob_video(path, 12)
     pipeline = TopDown(anchor_model(tmp_path / "a.onnx"), pose_model(tmp_path / "p.onnx"), "cpu")
     found = pipeline.predict_video(path, batch_size=5)
     assert found.keypoints.shape == (12, 3, 4, 3)

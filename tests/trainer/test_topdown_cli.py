@@ -10,25 +10,13 @@ import numpy as np
 import pytest
 
 from dpk.runtime.formats import load_predictions
-from tests.trainer.test_topdown import H, W, anchor_model, pose_model
+from tests.trainer.test_topdown import H, W, anchor_model, pose_model, write_two_blob_video
 
 
 @pytest.fixture
 def two_blobs(tmp_path):
-    import cv2
-
     path = tmp_path / "two.avi"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (W, H))
-    yy, xx = np.mgrid[0:H, 0:W]
-    truth = []
-    for t in range(10):
-        a, b = (20 + 3 * t, 30), (100 - 3 * t, 70)
-        truth.append((a, b))
-        image = np.zeros((H, W))
-        for (x, y), value in ((a, 250), (b, 200)):
-            image = np.maximum(image, value * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / 2.0))
-        writer.write(np.repeat(image.round().astype(np.uint8)[..., None], 3, axis=2))
-    writer.release()
+    truth = write_two_blob_video(path, 10)
     models = anchor_model(tmp_path / "anchor.onnx"), pose_model(tmp_path / "pose.onnx")
     return path, truth, models
 
