@@ -29,6 +29,8 @@ VARIANTS = {
     "example spec": {},
     "n_stacks 1": {"architecture.n_stacks": 1},
     "n_stacks 1, no graph": {"architecture.n_stacks": 1, "targets.graph": False},
+    "unet 24-96": {"architecture": {"type": "unet", "filters": 24, "max_filters": 96}},
+    "unet 32-128": {"architecture": {"type": "unet", "filters": 32, "max_filters": 128}},
 }
 
 
@@ -108,7 +110,7 @@ def measure(dataset: str, rounds: int, repeats: int = 4) -> list[dict]:
                 "dataset": dataset,
                 "variant": name,
                 "input": f"{spec.preprocessing.width}x{spec.preprocessing.height}",
-                "n_stacks": spec.architecture.n_stacks,
+                "n_stacks": getattr(spec.architecture, "n_stacks", 1),
                 "graph": spec.targets.graph,
                 "batch": batch,
                 "gflops_per_frame": flops / 1e9,

@@ -20,6 +20,7 @@ from dpk.specs import (
     StackedHourglass,
     Targets,
     Training,
+    UNet,
     dump_spec,
     load_spec,
     n_output_maps,
@@ -83,6 +84,7 @@ def test_output_maps_count():
         StackedHourglass(),
         DeepLabCut(),
         DeepLabCut(backbone="mobilenetv2", alpha=0.5),
+        UNet(filters=16, max_filters=64, n_transitions=3, convs_per_level=1),
     ],
 )
 def test_architectures_round_trip(arch):
@@ -169,6 +171,21 @@ def test_every_error_at_once_with_lines():
             "0..4",
         ),
         (dict(architecture=DeepLabCut(alpha=0.5)), "architecture.alpha", "mobilenetv2 only"),
+        (
+            dict(architecture=UNet(), targets=Targets(downsample_factor=0)),
+            "targets.downsample_factor",
+            "needs 1 or more",
+        ),
+        (
+            dict(architecture=UNet(n_transitions=1)),
+            "architecture.n_transitions",
+            "at least targets.downsample_factor",
+        ),
+        (
+            dict(architecture=UNet(filters=64, max_filters=32)),
+            "architecture.max_filters",
+            "at least filters",
+        ),
         (
             dict(architecture=DeepLabCut(backbone="mobilenetv2", alpha=0.6)),
             "architecture.alpha",

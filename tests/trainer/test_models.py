@@ -18,6 +18,7 @@ from dpk.specs import (
     StackedDenseNet,
     StackedHourglass,
     Targets,
+    UNet,
 )
 from dpk.trainer.models import (
     build_model,
@@ -37,8 +38,15 @@ TINY = {
     "stacked_hourglass": lambda: StackedHourglass(n_stacks=2, filters=16),
     "leap": lambda: LEAP(filters=8),
     "leap_bilinear_bn": lambda: LEAP(filters=8, upsampling="bilinear", batch_norm=True),
+    "unet": lambda: UNet(filters=8, max_filters=16),
 }
-STRIDE_OF = {"stacked_densenet": 2, "stacked_hourglass": 2, "leap": 0, "leap_bilinear_bn": 0}
+STRIDE_OF = {
+    "stacked_densenet": 2,
+    "stacked_hourglass": 2,
+    "leap": 0,
+    "leap_bilinear_bn": 0,
+    "unet": 2,
+}
 
 
 def make_spec(
@@ -130,6 +138,8 @@ def test_intermediate_supervision_outputs(arch, expected):
         ),  # outputs cropped to ceil(37 / s) x ceil(53 / s)
         (DeepLabCut(backbone="mobilenetv2", alpha=0.35), 3, (48, 64), (5, 7)),  # x16
         (LEAP(filters=8), 0, (40, 56), (37, 53)),  # x4
+        (UNet(filters=8, n_transitions=2), 2, (40, 56), (10, 14)),  # x4, no decoder
+        (UNet(filters=8, n_transitions=7), 1, (40, 56), (19, 27)),  # 37 px allows 3: x8
     ],
 )
 def test_padded_and_output_shapes(arch, downsample, padded, out):
@@ -155,7 +165,7 @@ def test_pads_bottom_and_right_with_zeros_after_normalising():
     assert not padded[:, :, 53:].any()
 
 
-@pytest.mark.parametrize("name", ["stacked_densenet", "stacked_hourglass", "leap"])
+@pytest.mark.parametrize("name", ["stacked_densenet", "stacked_hourglass", "leap", "unet"])
 def test_bottom_right_corner_pixel_reaches_the_output(name):
     spec = make_spec(TINY[name](), (37, 53, 1), STRIDE_OF[name])
     model = build_model(spec)

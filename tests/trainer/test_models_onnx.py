@@ -19,6 +19,7 @@ from dpk.specs import (
     StackedDenseNet,
     StackedHourglass,
     Targets,
+    UNet,
 )
 from dpk.trainer.models import build_model, output_list, output_shape
 
@@ -58,8 +59,9 @@ def to_onnx(model: keras.Model, shape) -> bytes:
         (LEAP(filters=8), (37, 53, 1), 0),
         (LEAP(filters=8, upsampling="bilinear", batch_norm=True), (40, 52, 3), 0),
         (DeepLabCut(backbone="mobilenetv2", alpha=0.35), (37, 53, 3), 2),
+        (UNet(filters=8, max_filters=16), (37, 53, 1), 2),
     ],
-    ids=["stacked_densenet", "stacked_hourglass", "leap", "leap_bilinear_bn", "deeplabcut"],
+    ids=["stacked_densenet", "stacked_hourglass", "leap", "leap_bilinear_bn", "deeplabcut", "unet"],
 )
 def test_onnx_matches_keras(arch, shape, downsample):
     keras.utils.set_random_seed(0)

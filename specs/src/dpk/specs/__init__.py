@@ -1,7 +1,7 @@
 """dpk.specs: declarative, validated descriptions of pose models.
 
 Pydantic 2 models for the skeleton, preprocessing, the four architectures of the
-DeepPoseKit paper, confidence-map targets, augmentation, training, model cards and zoo
+DeepPoseKit paper and a CPU-efficient U-Net, confidence-map targets, augmentation, training, model cards and zoo
 entries, tied together by :class:`ModelSpec`; YAML and JSON in and out.
 """
 
@@ -11,6 +11,7 @@ from dpk.specs.architectures import (
     DeepLabCut,
     StackedDenseNet,
     StackedHourglass,
+    UNet,
     max_transitions,
 )
 from dpk.specs.card import (
@@ -88,6 +89,7 @@ __all__ = [
     "Targets",
     "Training",
     "TrainingData",
+    "UNet",
     "ZooEntry",
     "ZooPipeline",
     "__version__",

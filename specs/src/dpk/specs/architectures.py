@@ -1,4 +1,5 @@
-"""Architecture specs for the four models of the DeepPoseKit paper, as a tagged union.
+"""Architecture specs, as a tagged union: the four models of the DeepPoseKit paper and a
+CPU-efficient U-Net.
 
 Defaults follow DeepPoseKit (DESIGN.md, section 6). Checks that need the input size or
 the output stride live in :class:`dpk.specs.ModelSpec`.
@@ -18,6 +19,7 @@ __all__ = [
     "DeepLabCut",
     "StackedDenseNet",
     "StackedHourglass",
+    "UNet",
     "max_transitions",
 ]
 
@@ -110,10 +112,30 @@ class LEAP(StrictModel):
     """Batch normalisation after each convolution (off in the paper)."""
 
 
+class UNet(StrictModel):
+    """A plain encoder-decoder (Ronneberger et al. 2015) built for CPUs: 3x3 convolutions
+    with batch normalisation and ReLU (which ONNX runtimes fuse into the convolution),
+    strided-convolution downsampling, bilinear upsampling with skip concatenations, one
+    output at the target stride. Not in the DeepPoseKit paper: on a 2-core CPU it trains
+    several times more frames per second than a Stacked DenseNet of similar accuracy."""
+
+    type: Literal["unet"] = "unet"
+    """Architecture tag."""
+    filters: int = Field(default=32, ge=4, le=512)
+    """Channels at the first level (stride 2); each deeper level doubles them."""
+    max_filters: int = Field(default=128, ge=4, le=1024)
+    """Channel cap of the deeper levels."""
+    n_transitions: int = Field(default=4, ge=1, le=8)
+    """Halvings of the encoder (its deepest stride is ``2**n_transitions``); an input too
+    small for that many gets the most it allows (see :func:`max_transitions`)."""
+    convs_per_level: int = Field(default=2, ge=1, le=4)
+    """3x3 convolutions at each encoder level (the first one strided) and at the bottom."""
+
+
 Architecture = Annotated[
-    StackedDenseNet | StackedHourglass | DeepLabCut | LEAP,
+    StackedDenseNet | StackedHourglass | DeepLabCut | LEAP | UNet,
     Field(discriminator="type"),
 ]
-"""One of the four architectures, chosen by its ``type`` field."""
+"""One of the architectures, chosen by its ``type`` field."""
 
-UNION_TAGS["architecture"] = {"stacked_densenet", "stacked_hourglass", "deeplabcut", "leap"}
+UNION_TAGS["architecture"] = {"stacked_densenet", "stacked_hourglass", "deeplabcut", "leap", "unet"}

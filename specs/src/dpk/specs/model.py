@@ -14,6 +14,7 @@ from dpk.specs.architectures import (
     DeepLabCut,
     StackedDenseNet,
     StackedHourglass,
+    UNet,
     max_transitions,
 )
 from dpk.specs.card import ModelCard
@@ -22,7 +23,13 @@ from dpk.specs.preprocessing import Preprocessing
 from dpk.specs.skeleton import Skeleton
 from dpk.specs.training import Augmentation, Targets, Training
 
-__all__ = ["SPEC_VERSION", "ModelSpec", "n_output_maps", "resolve_transitions"]
+__all__ = [
+    "SPEC_VERSION",
+    "ModelSpec",
+    "n_output_maps",
+    "resolve_transitions",
+    "unet_transitions",
+]
 
 SPEC_VERSION: Final = 1
 """The version of the spec format this package reads and writes."""
@@ -44,6 +51,12 @@ def resolve_transitions(n_transitions: int, height: int, width: int) -> int:
             f"use 1..{most}, or -1..-{most} to count back from the most possible"
         )
     return count
+
+
+def unet_transitions(n_transitions: int, height: int, width: int) -> int:
+    """The halvings a :class:`dpk.specs.UNet` makes on this input: its ``n_transitions``,
+    or the most the input allows when that is fewer."""
+    return max(1, min(n_transitions, max_transitions(height, width)))
 
 
 def n_output_maps(skeleton: Skeleton, graph: bool) -> int:
@@ -146,6 +159,27 @@ class ModelSpec(StrictModel):
                             "downsample_factor or more transitions",
                         )
                     )
+        if isinstance(arch, UNet):
+            if d < 1:
+                problems.append(
+                    (
+                        "targets.downsample_factor",
+                        f"architecture unet needs 1 or more (it is {d}); use leap for "
+                        "full-resolution maps",
+                    )
+                )
+            elif unet_transitions(arch.n_transitions, pre.height, pre.width) < d:
+                problems.append(
+                    (
+                        "architecture.n_transitions",
+                        f"must be at least targets.downsample_factor ({d}), and the "
+                        f"{pre.height}x{pre.width} input must allow that many halvings",
+                    )
+                )
+            if arch.max_filters < arch.filters:
+                problems.append(
+                    ("architecture.max_filters", f"must be at least filters ({arch.filters})")
+                )
         if 2**d > min(pre.height, pre.width) // 2:
             problems.append(
                 (

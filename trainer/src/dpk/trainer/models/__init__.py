@@ -1,5 +1,5 @@
-"""The four architectures of the DeepPoseKit paper in Keras 3, built from a
-:class:`dpk.specs.ModelSpec`.
+"""The four architectures of the DeepPoseKit paper, and a CPU-efficient U-Net, in Keras 3,
+built from a :class:`dpk.specs.ModelSpec`.
 
 Every model built here follows one contract (the trainer and the exporter rely on it):
 
@@ -14,14 +14,14 @@ Every model built here follows one contract (the trainer and the exporter rely o
   ``[j*s, (j+1)*s)``, ``s = 2**targets.downsample_factor``.
 
 Outputs per architecture: Stacked DenseNet ``n_stacks + 1`` (the front end's, then one
-per stack, as DeepPoseKit), Stacked Hourglass ``n_stacks``, DeepLabCut and LEAP one.
+per stack, as DeepPoseKit), Stacked Hourglass ``n_stacks``, DeepLabCut, LEAP and U-Net one.
 """
 
 from __future__ import annotations
 
 import keras
 
-from dpk.specs import LEAP, DeepLabCut, ModelSpec, StackedDenseNet, StackedHourglass
+from dpk.specs import LEAP, DeepLabCut, ModelSpec, StackedDenseNet, StackedHourglass, UNet
 from dpk.trainer.models.backbones import BACKBONES, build_backbone, load_backbone_weights
 from dpk.trainer.models.deeplabcut import build_deeplabcut
 from dpk.trainer.models.flops import count_flops, count_params
@@ -35,6 +35,7 @@ from dpk.trainer.models.shapes import (
 )
 from dpk.trainer.models.stacked_densenet import build_stacked_densenet
 from dpk.trainer.models.stacked_hourglass import build_stacked_hourglass
+from dpk.trainer.models.unet import build_unet
 
 __all__ = [
     "BACKBONES",
@@ -91,6 +92,8 @@ def build_model(spec: ModelSpec) -> keras.Model:
         network = build_deeplabcut(spec)
     elif isinstance(arch, LEAP):
         network = build_leap(spec)
+    elif isinstance(arch, UNet):
+        network = build_unet(spec)
     else:
         raise TypeError(f"unknown architecture {type(arch).__name__}")
     return _crop_to_image(network, spec)

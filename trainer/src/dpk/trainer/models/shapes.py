@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from dpk.specs import LEAP, DeepLabCut, ModelSpec, StackedDenseNet, StackedHourglass
-from dpk.specs.model import resolve_transitions
+from dpk.specs import LEAP, DeepLabCut, ModelSpec, StackedDenseNet, StackedHourglass, UNet
+from dpk.specs.model import resolve_transitions, unet_transitions
 
 __all__ = [
     "DEEPLABCUT_HALVINGS",
@@ -34,6 +34,8 @@ def n_halvings(spec: ModelSpec) -> int:
         return DEEPLABCUT_HALVINGS
     if isinstance(arch, LEAP):
         return LEAP_HALVINGS
+    if isinstance(arch, UNet):
+        return unet_transitions(arch.n_transitions, pre.height, pre.width)
     raise TypeError(f"unknown architecture {type(arch).__name__}")
 
 
