@@ -1,7 +1,8 @@
-"""Inference speed: the four architectures in onnxruntime vs Keras/TensorFlow, and the cost
+"""Inference speed: the paper's four architectures and dpk's U-Net in onnxruntime vs Keras/TensorFlow, and the cost
 of the in-graph peak finder.
 
-For each architecture (the paper's default settings at a 160x160x1 input with the fly13
+For each architecture (the paper's default settings, and dpk's CPU U-Net at the fly
+setting ``filters: 24, max_filters: 96``, at a 160x160x1 input with the fly13
 skeleton and posture graph: 28 maps), the model is exported to ONNX with the subpixel peak
 finder and timed side by side, in one process, against TensorFlow's fastest path for the
 same Keras model: a compiled ``tf.function`` (XLA off, the default; ``--xla`` adds XLA),
@@ -33,6 +34,7 @@ from dpk.specs import (
     StackedDenseNet,
     StackedHourglass,
     Targets,
+    UNet,
     load_spec,
 )
 
@@ -45,6 +47,7 @@ ARCHITECTURES = {
     "deeplabcut_resnet50": (DeepLabCut(backbone="resnet50"), 3),
     "deeplabcut_mobilenetv2": (DeepLabCut(backbone="mobilenetv2"), 3),
     "leap": (LEAP(), 0),
+    "unet": (UNet(filters=24, max_filters=96), 2),
 }
 
 
