@@ -2,24 +2,20 @@
 
 - ``--scheduler tcp://HOST:PORT`` joins a running cluster (``dask scheduler`` plus
   ``dask worker`` on each machine, or ``dask-jobqueue`` on SLURM/PBS: docs/batch.md).
-- ``--workers N`` starts a :class:`~distributed.LocalCluster` of N worker processes on
-  127.0.0.1 (one thread each: one video at a time per worker).
+- ``--workers N`` starts a local cluster of N worker processes on 127.0.0.1 (one thread
+  each: one video at a time per worker; :mod:`dpk.runtime.local_cluster`).
 
 The model's bytes are scattered once to every worker (``broadcast=True``); each worker
 builds one predictor from them and keeps it for all its videos. Workers import only
 ``dpk.runtime`` (no TensorFlow) and write into the shared output folder themselves,
 atomically. When a worker dies mid-video, the scheduler gives the task to another
 worker; the half-done video left nothing behind, so it is redone once, cleanly.
-With GPUs, a local cluster pins worker ``i`` to GPU ``i`` (``CUDA_VISIBLE_DEVICES``), so
-start as many workers as there are GPUs.
+A local cluster shares the machine as :mod:`dpk.runtime.local_cluster` says: with GPUs,
+one worker per device (``CUDA_VISIBLE_DEVICES``), and little Dask upkeep.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -27,7 +23,7 @@ from dpk.runtime.batch import Hook, VideoJob, run_video
 from dpk.runtime.manifest import VideoRecord, now
 from dpk.specs.errors import DpkError
 
-__all__ = ["DaskRunner", "SchedulerError", "gpu_count"]
+__all__ = ["DaskRunner", "SchedulerError"]
 
 _INSTALL = "install it with pip install 'dpk-runtime[dask]'"
 
@@ -44,40 +40,6 @@ def _distributed():
             f"--scheduler and --workers need dask.distributed; {_INSTALL}"
         ) from None
     return distributed
-
-
-def gpu_count() -> int:
-    """NVIDIA GPUs visible to this process (``CUDA_VISIBLE_DEVICES``, else ``nvidia-smi -L``)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([v for v in visible.split(",") if v.strip() and v.strip() != "-1"])
-    smi = shutil.which("nvidia-smi")
-    if not smi:
-        return 0
-    try:
-        done = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    return sum(line.startswith("GPU ") for line in done.stdout.splitlines())
-
-
-class _PinGpu:
-    """Worker plugin: worker ``i`` of a local cluster sees only GPU ``i % n``."""
-
-    name = "dpk-pin-gpu"
-
-    def __init__(self, devices: list[str]):
-        self.devices = devices
-
-    def setup(self, worker: Any) -> None:
-        try:
-            index = int(worker.name)
-        except (TypeError, ValueError):
-            index = abs(hash(worker.address))
-        os.environ["CUDA_VISIBLE_DEVICES"] = self.devices[index % len(self.devices)]
-
-    def teardown(self, worker: Any) -> None:  # pragma: no cover - nothing to undo
-        return None
 
 
 class DaskRunner:
@@ -117,32 +79,35 @@ class DaskRunner:
         return cls(client, None, f"the Dask cluster at {address} ({n} workers now)")
 
     @classmethod
-    def local(cls, n_workers: int, device: str = "auto") -> DaskRunner:
-        """Start a local cluster of ``n_workers`` processes listening on 127.0.0.1 only."""
+    def local(
+        cls, n_workers: int, device: str = "auto", devices: Sequence[str] | None = None
+    ) -> DaskRunner:
+        """Start a local cluster of ``n_workers`` processes listening on 127.0.0.1 only.
+
+        Args:
+            n_workers: Worker processes (one video at a time each).
+            device: ``--device``; on a GPU (see
+                :func:`~dpk.runtime.local_cluster.gpu_devices`) each worker is pinned to one.
+            devices: The GPU ids to pin the workers to, round-robin (None: the visible
+                GPUs when ``device`` runs on them, else none).
+        """
         distributed = _distributed()
-        cluster = distributed.LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        from dpk.runtime.local_cluster import gpu_devices, start_local_cluster
+
+        ids = list(gpu_devices(device) if devices is None else devices)
+        cluster = start_local_cluster(n_workers, ids)
         client = distributed.Client(cluster, set_as_default=False)
-        if device != "cpu":
-            gpus = gpu_count()
-            if gpus:
-                visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-                ids = (
-                    [v.strip() for v in visible.split(",")]
-                    if visible
-                    else list(map(str, range(gpus)))
-                )
-                client.register_plugin(_PinGpu(ids))
-        return cls(client, cluster, f"a local Dask cluster of {n_workers} worker processes")
+        where = f"a local Dask cluster of {n_workers} worker processes"
+        if ids:
+            where += f", one GPU each (CUDA_VISIBLE_DEVICES {', '.join(ids)})"
+        return cls(client, cluster, where)
 
     def results(
-        self, jobs: Sequence[VideoJob], model: bytes | str, hook: Hook | None = None
+        self,
+        jobs: Sequence[VideoJob],
+        model: bytes | str,
+        hook: Hook | None = None,
+        anchor: bytes | str | None = None,
     ) -> Iterator[VideoRecord]:
         """Submit one task per video; yield their records as they finish.
 
@@ -150,19 +115,30 @@ class DaskRunner:
             jobs: The videos.
             model: The model file's bytes (a path is read here: workers may not see it).
             hook: Test hook, passed on to :func:`~dpk.runtime.batch.run_video`.
+            anchor: The anchor model file's bytes or path (top-down), scattered like
+                ``model``; None for single-animal jobs.
         """
         distributed = _distributed()
-        if not isinstance(model, bytes | bytearray):
-            with open(model, "rb") as handle:
-                model = handle.read()
+        model = _read(model)
         if not jobs:
             return
         model_future = self.client.scatter(bytes(model), broadcast=True, hash=False)
-        token = jobs[0].model_sha256[:12]
+        anchor_future = (
+            None
+            if anchor is None
+            else self.client.scatter(_read(anchor), broadcast=True, hash=False)
+        )
+        token = jobs[0].model_sha256[:12] + jobs[0].anchor_sha256[:8]
         futures = {}
         for job in jobs:
             future = self.client.submit(
-                run_video, job, model_future, hook, key=f"dpk-{token}-{job.name}", pure=False
+                run_video,
+                job,
+                model_future,
+                hook,
+                anchor_future,
+                key=f"dpk-{token}-{job.name}",
+                pure=False,
             )
             futures[future] = job
         self._futures = list(futures)
@@ -198,6 +174,14 @@ class DaskRunner:
         self.close()
 
 
+def _read(model: bytes | bytearray | str) -> bytes:
+    """A model file's bytes (a path is read here: workers may not see it)."""
+    if isinstance(model, bytes | bytearray):
+        return bytes(model)
+    with open(model, "rb") as handle:
+        return handle.read()
+
+
 def _failed(job: VideoJob, error: BaseException) -> VideoRecord:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if type(error).__name__ == "KilledWorker":
@@ -207,6 +191,7 @@ def _failed(job: VideoJob, error: BaseException) -> VideoRecord:
         name=job.name,
         status="failed",
         model_sha256=job.model_sha256,
+        anchor_sha256=job.anchor_sha256,
         settings=job.settings.recorded(),
         error=text,
         finished=now(),
