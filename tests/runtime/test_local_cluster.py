@@ -113,3 +113,19 @@ def test_local_cluster_workers_get_their_device_threads_and_quiet_dask(tmp_path,
             threads, gpu = future.result(timeout=120)
             assert threads == 1
             assert gpu == {0: "7", 1: "3"}[names[address]]
+
+
+def test_workers_option_takes_a_number_or_auto(monkeypatch):
+    import argparse
+
+    from dpk.runtime import commands, local_cluster
+
+    assert commands._workers("3") == 3
+    assert commands._workers("auto") == "auto"
+    with pytest.raises(argparse.ArgumentTypeError):
+        commands._workers("0")
+    monkeypatch.setattr(local_cluster, "usable_cores", lambda: 6)
+    monkeypatch.setattr(local_cluster, "visible_gpus", lambda: ["0", "1"])
+    assert commands._local_workers(4, "cuda") == 4
+    assert commands._local_workers("auto", "cuda") == 2  # one per GPU
+    assert commands._local_workers("auto", "cpu") == 6  # one per core

@@ -42,6 +42,11 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _workers(text: str) -> int | str:
+    """``--workers``: a number of worker processes, or ``auto``."""
+    return "auto" if text.strip().lower() == "auto" else _positive_int(text)
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -298,6 +303,15 @@ def _batch_runner(args: argparse.Namespace):
     return LocalRunner()
 
 
+def _local_workers(requested: int | str, device: str) -> int:
+    """``--workers``: N, or ``auto``: one per GPU when the batch runs on GPUs, else per core."""
+    if requested != "auto":
+        return int(requested)
+    from dpk.runtime.local_cluster import default_workers, gpu_devices, usable_cores
+
+    return default_workers(gpu_devices(device), usable_cores())
+
+
 def _predict_batch(args: argparse.Namespace) -> int:
     import hashlib
     import os
@@ -343,8 +357,12 @@ def _predict_batch(args: argparse.Namespace) -> int:
     model_bytes = model_path.read_bytes()
     sha = hashlib.sha256(model_bytes).hexdigest()
     threads = args.threads
-    if threads is None and args.workers:
-        threads = max(1, (os.cpu_count() or 1) // args.workers)
+    if args.workers:
+        from dpk.runtime.local_cluster import session_threads, usable_cores
+
+        args.workers = _local_workers(args.workers, args.device)
+        if threads is None:  # each worker's share of the cores: never more threads than cores
+            threads = session_threads(usable_cores(), args.workers)
     settings = BatchSettings(
         formats=formats,
         start=args.start,
@@ -471,9 +489,11 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     )
     batch.add_argument(
         "--workers",
-        type=_positive_int,
-        help="run on a local Dask cluster of N worker processes (with GPUs: one per GPU); "
-        "needs dpk-runtime[dask]",
+        type=_workers,
+        metavar="N|auto",
+        help="run on a local Dask cluster of N worker processes, each pinned to one GPU when "
+        "the batch runs on GPUs (auto: one worker per GPU, else one per core); needs "
+        "dpk-runtime[dask]",
     )
     batch.add_argument(
         "--scheduler",
