@@ -7,6 +7,11 @@ on a Dask cluster), and rebuilds the manifest after every finished video. The ta
 atomically into the shared output folder, and writes the video's record last. A task
 killed half-way leaves no output under a real name and no record, so the video is simply
 run again (by Dask elsewhere, or by the next run).
+
+With an anchor model (``anchor`` of :func:`run_video`, ``anchor_sha256`` of the job),
+each video runs the top-down pipeline (:class:`~dpk.runtime.topdown.TopDown`: anchors,
+crops, pose model, tracks) exactly as ``dpk predict VIDEO --anchor-model`` does, and the
+records hold both models' SHA-256.
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ class BatchSettings:
         device: onnxruntime device (``auto``, ``cpu``, ``cuda``, ``tensorrt``).
         batch_size: Frames per inference call.
         threads: onnxruntime CPU threads per task (None: its default).
+        tracking: ``(max_distance px, max_gap frames)`` of the tracks of a top-down run
+            (recorded then); None for single-animal runs.
     """
 
     formats: tuple[str, ...] = ("h5",)
@@ -84,15 +91,19 @@ class BatchSettings:
     device: Device = "auto"
     batch_size: int = 16
     threads: int | None = None
+    tracking: tuple[float, int] | None = None
 
     def recorded(self) -> dict[str, Any]:
         """What changes the outputs (a rerun with other values redoes the video)."""
-        return {
+        recorded: dict[str, Any] = {
             "formats": list(self.formats),
             "start": self.start,
             "stop": self.stop,
             "step": self.step,
         }
+        if self.tracking is not None:
+            recorded["max_distance"], recorded["max_gap"] = self.tracking
+        return recorded
 
 
 @dataclass(frozen=True)
@@ -105,8 +116,11 @@ class VideoJob:
         out_dir: The shared output folder.
         settings: How to run it.
         identity: The video's identity when the batch was planned.
-        model_sha256: SHA-256 of the model file.
+        model_sha256: SHA-256 of the model file (the pose model, top-down).
         model_name: Name of the model in outputs.
+        anchor_sha256: SHA-256 of the anchor model file ('' : no anchor model, one
+            animal per frame).
+        anchor_name: Name of the anchor model.
     """
 
     video: str
@@ -116,6 +130,8 @@ class VideoJob:
     identity: VideoIdentity
     model_sha256: str
     model_name: str
+    anchor_sha256: str = ""
+    anchor_name: str = ""
 
     def outputs(self) -> list[tuple[Path, str]]:
         """(file, format) of every output."""
@@ -151,22 +167,59 @@ def is_disk_full(message: str) -> bool:
 _PREDICTORS: dict[tuple, Any] = {}
 
 
-def _predictor(model: bytes | str | os.PathLike, job: VideoJob):
-    """One predictor per model and settings per process (a worker loads its model once)."""
+def _predictor(
+    model: bytes | str | os.PathLike,
+    job: VideoJob,
+    anchor: bytes | str | os.PathLike | None = None,
+):
+    """One predictor (or top-down pipeline) per models and settings per process (a worker
+    loads its models once)."""
     from dpk.runtime.predictor import Predictor
 
     s = job.settings
-    key = (job.model_sha256, s.device, s.batch_size, s.threads)
+    key = (job.model_sha256, job.anchor_sha256, s.device, s.batch_size, s.threads)
     if key not in _PREDICTORS:
         _PREDICTORS.clear()
-        _PREDICTORS[key] = Predictor(
-            model, device=s.device, batch_size=s.batch_size, threads=s.threads, name=job.model_name
+        predictor = Predictor(
+            model,
+            device=s.device,
+            batch_size=s.batch_size,
+            threads=s.threads,
+            name=job.model_name,
+            cropped=anchor is not None,
         )
+        _PREDICTORS[key] = predictor
+        if anchor is not None:
+            from dpk.runtime.topdown import TopDown
+
+            _PREDICTORS[key] = TopDown(anchor, predictor, device=s.device, threads=s.threads)
     return _PREDICTORS[key]
 
 
+def _predict(job: VideoJob, model, anchor):
+    """The video's predictions: one animal per frame, or top-down with tracks."""
+    s = job.settings
+    if not job.anchor_sha256:
+        return _predictor(model, job).predict_video(job.video, s.start, s.stop, s.step)
+    if anchor is None:
+        raise DpkError(f"{job.video}: the batch names an anchor model but none was given")
+    max_distance, max_gap = s.tracking or (50.0, 10)
+    return _predictor(model, job, anchor).predict_path(
+        job.video,
+        s.start,
+        s.stop,
+        s.step,
+        batch_size=s.batch_size,
+        max_distance=max_distance,
+        max_gap=max_gap,
+    )
+
+
 def run_video(
-    job: VideoJob, model: bytes | str | os.PathLike, hook: Hook | None = None
+    job: VideoJob,
+    model: bytes | str | os.PathLike,
+    hook: Hook | None = None,
+    anchor: bytes | str | os.PathLike | None = None,
 ) -> VideoRecord:
     """Predict one video, write its outputs atomically, then its record.
 
@@ -177,8 +230,9 @@ def run_video(
 
     Args:
         job: The video and its outputs.
-        model: The model file's bytes or path.
+        model: The model file's bytes or path (the pose model, top-down).
         hook: Test hook, see :data:`Hook`.
+        anchor: The anchor model file's bytes or path, when the job has one.
 
     Returns:
         The video's record (also written to the output folder when done).
@@ -191,6 +245,7 @@ def run_video(
         name=job.name,
         identity=asdict(job.identity),
         model_sha256=job.model_sha256,
+        anchor_sha256=job.anchor_sha256,
         settings=job.settings.recorded(),
         outputs=[str(path) for path, _ in job.outputs()],
         worker=_where(),
@@ -198,8 +253,7 @@ def run_video(
     try:
         if not VideoIdentity.of(job.video).matches(job.identity):
             raise DpkError(f"{job.video}: changed since the batch started; rerun the batch")
-        s = job.settings
-        predictions = _predictor(model, job).predict_video(job.video, s.start, s.stop, s.step)
+        predictions = _predict(job, model, anchor)
         record.frames = predictions.n_frames
         record.unreadable = len(predictions.errors)
         if hook is not None:
@@ -241,6 +295,8 @@ def _is_done(record: VideoRecord | None, job: VideoJob) -> bool:
         return False
     if record.video != job.video or record.model_sha256 != job.model_sha256:
         return False
+    if record.anchor_sha256 != job.anchor_sha256:
+        return False
     if record.settings != job.settings.recorded():
         return False
     if not VideoIdentity(**record.identity).matches(job.identity):
@@ -256,11 +312,14 @@ def plan_batch(
     model_name: str,
     *,
     with_hash: bool = False,
+    anchor_sha256: str = "",
+    anchor_name: str = "",
 ) -> tuple[list[VideoJob], list[VideoRecord]]:
     """Split the videos into jobs to run and records of videos already done.
 
-    A video is done when its record says so for the same model (sha256), the same video
-    (size and mtime, or hash), the same settings, and its outputs exist.
+    A video is done when its record says so for the same model (sha256), the same anchor
+    model (sha256, or none), the same video (size and mtime, or hash), the same settings,
+    and its outputs exist.
 
     Returns:
         ``(jobs, done)``.
@@ -275,6 +334,8 @@ def plan_batch(
             identity=VideoIdentity.of(video, with_hash=with_hash),
             model_sha256=model_sha256,
             model_name=model_name,
+            anchor_sha256=anchor_sha256,
+            anchor_name=anchor_name,
         )
         record = read_record(out_dir, name)
         if record is not None and _is_done(record, job):
@@ -291,9 +352,13 @@ class Runner(Protocol):
     description: str
 
     def results(
-        self, jobs: Sequence[VideoJob], model: bytes | str, hook: Hook | None
+        self,
+        jobs: Sequence[VideoJob],
+        model: bytes | str,
+        hook: Hook | None,
+        anchor: bytes | str | None = None,
     ) -> Iterator[VideoRecord]:
-        """Records of the jobs, in the order they finish."""
+        """Records of the jobs, in the order they finish (``anchor``: the anchor model)."""
         ...
 
     def cancel(self) -> None:
@@ -310,12 +375,16 @@ class LocalRunner:
         self._stop = False
 
     def results(
-        self, jobs: Sequence[VideoJob], model: bytes | str, hook: Hook | None = None
+        self,
+        jobs: Sequence[VideoJob],
+        model: bytes | str,
+        hook: Hook | None = None,
+        anchor: bytes | str | None = None,
     ) -> Iterator[VideoRecord]:
         for job in jobs:
             if self._stop:
                 return
-            yield run_video(job, model, hook)
+            yield run_video(job, model, hook, anchor)
 
     def cancel(self) -> None:
         self._stop = True
@@ -364,6 +433,7 @@ def run_batch(
     missing: Sequence[tuple[str, str]] = (),
     hook: Hook | None = None,
     progress: bool = True,
+    anchor: bytes | str | None = None,
 ) -> BatchReport:
     """Run the jobs, keeping the manifest up to date after every video.
 
@@ -376,10 +446,12 @@ def run_batch(
         runner: Where to run them.
         model: The model file's bytes (or path, for a local runner).
         out_dir: The output folder.
-        model_info: The model's name and sha256, for the manifest.
+        model_info: The model's name and sha256 (and its anchor model's), for the manifest.
         missing: Inputs that named no file, with the reason.
         hook: Test hook, passed to :func:`run_video`.
         progress: Show one progress bar for the whole batch.
+        anchor: The anchor model file's bytes (or path, for a local runner), for jobs
+            with an ``anchor_sha256``.
 
     Returns:
         The report (see :class:`BatchReport`).
@@ -395,6 +467,7 @@ def run_batch(
             name=job.name,
             identity=asdict(job.identity),
             model_sha256=job.model_sha256,
+            anchor_sha256=job.anchor_sha256,
             settings=job.settings.recorded(),
         )
     for text, reason in missing:
@@ -415,7 +488,12 @@ def run_batch(
         total=len(jobs), unit="video", desc="batch", disable=not progress, dynamic_ncols=True
     )
     try:
-        for record in runner.results(jobs, model, hook):
+        results = (
+            runner.results(jobs, model, hook, anchor)
+            if anchor is not None
+            else runner.results(jobs, model, hook)
+        )
+        for record in results:
             by_name[record.name] = record
             frames += record.frames
             bar.update(1)

@@ -99,7 +99,9 @@ class VideoRecord:
         status: ``done``, ``failed``, ``missing``, ``pending`` (not run yet) or
             ``skipped`` (done by an earlier run, only in a run's report).
         identity: Size, mtime and optional hash of the video when it was run.
-        model_sha256: SHA-256 of the model file.
+        model_sha256: SHA-256 of the model file (the pose model, top-down).
+        anchor_sha256: SHA-256 of the anchor model file of a top-down run ('' when none;
+            left out of the JSON then).
         settings: Frame range and formats, so that a rerun with others redoes the video.
         outputs: Output files (absolute paths).
         frames: Frames predicted.
@@ -115,6 +117,7 @@ class VideoRecord:
     status: str = "pending"
     identity: dict[str, Any] = field(default_factory=dict)
     model_sha256: str = ""
+    anchor_sha256: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
     frames: int = 0
@@ -132,6 +135,8 @@ class VideoRecord:
     def to_json(self) -> dict[str, Any]:
         """The record as JSON-ready data (with ``fps``)."""
         data = asdict(self)
+        if not self.anchor_sha256:  # single-animal records stay as they were
+            del data["anchor_sha256"]
         data["fps"] = round(self.fps, 3)
         return data
 
