@@ -61,13 +61,6 @@ def test_render_and_plot_draw_each_track(run_cli, two_blobs, tmp_path):
     assert code != 0 and "several animals" in err and len(err.strip().splitlines()) == 1
 
 
-def test_anchor_model_refuses_a_batch(run_cli, two_blobs, tmp_path):
-    video, _, (anchor, pose) = two_blobs
-    code, _, err = run_cli("predict", video, "--anchor-model", anchor, "--model", pose,
-                           "--output-dir", tmp_path / "out")  # fmt: skip
-    assert code != 0 and "one video at a time" in err
-
-
 def test_model_name_of_a_zoo_pipeline_runs_top_down(run_cli, two_blobs, tmp_path, monkeypatch):
     import hashlib
     import shutil

@@ -191,11 +191,6 @@ def _zoo_pipeline(args: argparse.Namespace) -> None:
 def _predict(args: argparse.Namespace) -> int:
     _zoo_pipeline(args)
     if args.output_dir is not None or args.scheduler or args.workers:
-        if args.anchor_model:
-            raise DpkError(
-                "--anchor-model (top-down, several animals) runs one video at a time: give "
-                "one input with -o FILE, not --output-dir/--workers/--scheduler"
-            )
         return _predict_batch(args)
     if len(args.sources) > 1:
         raise DpkError(
@@ -303,6 +298,26 @@ def _batch_runner(args: argparse.Namespace):
     return LocalRunner()
 
 
+def _batch_anchor(args: argparse.Namespace, model_path: Path, name: str) -> dict:
+    """The batch's anchor model: its file, name, sha256 and bytes, checked against the pose
+    model here (a bad pair is one line, exit 2, before any video runs)."""
+    import hashlib
+
+    from dpk.runtime.predictor import Predictor, resolve_model
+    from dpk.runtime.topdown import TopDown
+
+    path, anchor_name = resolve_model(args.anchor_model)
+    data = path.read_bytes()
+    pose = Predictor(model_path, device="cpu", threads=1, name=name, cropped=True)
+    TopDown(path, pose, device="cpu", threads=1)  # not an anchor model, crop mismatch: raise
+    return {
+        "name": anchor_name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "file": str(path),
+        "bytes": data,
+    }
+
+
 def _local_workers(requested: int | str, device: str) -> int:
     """``--workers``: N, or ``auto``: one per GPU when the batch runs on GPUs, else per core."""
     if requested != "auto":
@@ -315,6 +330,7 @@ def _local_workers(requested: int | str, device: str) -> int:
 def _predict_batch(args: argparse.Namespace) -> int:
     import hashlib
     import os
+    from dataclasses import replace
 
     from dpk.runtime.batch import (
         BatchSettings,
@@ -372,10 +388,20 @@ def _predict_batch(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         threads=threads,
     )
+    anchor = _batch_anchor(args, model_path, name) if args.anchor_model else None
+    if anchor is not None:
+        settings = replace(settings, tracking=(args.max_distance, args.max_gap))
     runner = _batch_runner(args) if args.scheduler else None  # an unreachable one: exit 2 now
     with BatchLock(out_dir):
         jobs, done = plan_batch(
-            inputs.videos, out_dir, settings, sha, name, with_hash=args.hash_videos
+            inputs.videos,
+            out_dir,
+            settings,
+            sha,
+            name,
+            with_hash=args.hash_videos,
+            anchor_sha256=anchor["sha256"] if anchor else "",
+            anchor_name=anchor["name"] if anchor else "",
         )
         clash = [p for job in jobs for p, _ in job.outputs() if os.path.realpath(p) in videos]
         if clash:
@@ -385,20 +411,30 @@ def _predict_batch(args: argparse.Namespace) -> int:
         if runner is None:
             runner = _batch_runner(args) if jobs else LocalRunner()
         where = runner.description if jobs else "nothing to run"
+        pair = (
+            f" with anchor model {anchor['name']} (sha256 {anchor['sha256'][:12]})"
+            if anchor
+            else ""
+        )
         _say(
             f"{len(jobs)} videos to run, {len(done)} done before; model {name} "
-            f"(sha256 {sha[:12]}) on {where}"
+            f"(sha256 {sha[:12]}){pair} on {where}"
         )
+        model_info: dict[str, object] = {"name": name, "sha256": sha, "file": str(model_path)}
+        if anchor is not None:
+            model_info["anchor"] = {k: anchor[k] for k in ("name", "sha256", "file")}
+        remote = bool(args.scheduler or args.workers)
         try:
             report = run_batch(
                 jobs,
                 done,
                 runner,
-                model_bytes if args.scheduler or args.workers else str(model_path),
+                model_bytes if remote else str(model_path),
                 out_dir,
-                {"name": name, "sha256": sha, "file": str(model_path)},
+                model_info,
                 missing=inputs.missing,
                 progress=not args.quiet,
+                anchor=None if anchor is None else anchor["bytes" if remote else "file"],
             )
         finally:
             if runner is not None and hasattr(runner, "close"):
