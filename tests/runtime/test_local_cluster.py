@@ -103,9 +103,10 @@ def test_local_cluster_workers_get_their_device_threads_and_quiet_dask(tmp_path,
             return (
                 dask.config.get("distributed.worker.profile.enabled"),
                 dask.config.get("distributed.admin.tick.interval"),
+                os.environ.get("MALLOC_TRIM_THRESHOLD_"),
             )
 
-        assert set(client.run(upkeep).values()) == {(False, "1s")}
+        assert set(client.run(upkeep).values()) == {(False, "1s", None)}
         for address in names:
             future = client.submit(
                 session_threads_in_worker, jobs[0], model, workers=[address], pure=False
