@@ -107,6 +107,10 @@ def test_local_cluster_workers_get_their_device_threads_and_quiet_dask(tmp_path,
             )
 
         assert set(client.run(upkeep).values()) == {(False, "1s", None)}
+        saturation = client.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler.WORKER_SATURATION
+        )
+        assert saturation == 1.0  # one video per worker at a time, the rest queued
         for address in names:
             future = client.submit(
                 session_threads_in_worker, jobs[0], model, workers=[address], pure=False

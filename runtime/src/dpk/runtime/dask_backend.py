@@ -129,18 +129,19 @@ class DaskRunner:
             else self.client.scatter(_read(anchor), broadcast=True, hash=False)
         )
         token = jobs[0].model_sha256[:12] + jobs[0].anchor_sha256[:8]
-        futures = {}
-        for job in jobs:
-            future = self.client.submit(
-                run_video,
-                job,
-                model_future,
-                hook,
-                anchor_future,
-                key=f"dpk-{token}-{job.name}",
-                pure=False,
-            )
-            futures[future] = job
+        # One map call: the scheduler sees the whole batch as one group at once and queues
+        # it, handing a video to each worker as it frees up (no video waits on a busy
+        # worker while another worker idles at the end of the batch).
+        mapped = self.client.map(
+            run_video,
+            list(jobs),
+            model=model_future,
+            hook=hook,
+            anchor=anchor_future,
+            key=[f"dpk-{token}-{job.name}" for job in jobs],
+            pure=False,
+        )
+        futures = dict(zip(mapped, jobs))
         self._futures = list(futures)
         for future in distributed.as_completed(list(futures), loop=self.client.loop):
             job = futures[future]

@@ -10,10 +10,14 @@
   threads (at least 1): N workers never run more inference threads than there are cores.
 - **Dask's own upkeep.** A local batch is a few long tasks, so the statistical profiler
   (a stack sample every 10 ms in every worker), the event-loop tick (20 ms), the system
-  monitor (0.5 s), the memory monitor (0.1 s) and work stealing are turned off or slowed
-  down (:data:`DASK_CONFIG`): with Dask's defaults a 2-worker cluster used 0.14 cores
-  while idle on a 2-core machine (7% of it), and 0.26 CPU-seconds per wall-clock second
-  under load; quietened, 0.015 while idle.
+  monitor (0.5 s) and the memory monitor (0.1 s) are turned off or slowed down
+  (:data:`DASK_CONFIG`): with Dask's defaults a 2-worker cluster used 0.14 cores while
+  idle on a 2-core machine (7% of it), and 0.26 CPU-seconds per wall-clock second under
+  load; quietened, 0.015 while idle.
+- **One video per worker at a time, queued on the scheduler** (``worker-saturation``
+  1.0): a worker gets its next video when it finishes one, never a second one to hold
+  in reserve, so at the end of a batch no worker idles while another still has a video
+  waiting.
 - **glibc's malloc as in one process.** Dask starts its workers with
   ``MALLOC_TRIM_THRESHOLD_=65536``, which also turns off glibc's adaptive mmap threshold:
   every large array (a decoded frame, a batch, the model's outputs) is then mapped and
@@ -58,7 +62,7 @@ DASK_CONFIG: dict[str, Any] = {
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.admin.system-monitor.gil.enabled": False,
     "distributed.worker.memory.monitor-interval": "1s",
-    "distributed.scheduler.work-stealing": False,
+    "distributed.scheduler.worker-saturation": 1.0,
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
 }
 """Dask settings of the local cluster: less upkeep for a few long tasks, glibc's default
