@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -47,6 +48,7 @@ def run(label: str, folder: Path, out: Path, extra: list[str], stop: int, model:
                "-O", str(out), "--device", "cpu", "-q", *extra]  # fmt: skip
     if stop:
         command += ["--stop", str(stop)]
+    load = os.getloadavg()[0]  # > 0.5 before a run: something else was using the machine
     cpu0, wall0 = _cpu_children(), time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     wall, cpu = time.perf_counter() - wall0, _cpu_children() - cpu0
@@ -54,7 +56,13 @@ def run(label: str, folder: Path, out: Path, extra: list[str], stop: int, model:
         raise SystemExit(f"{label} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
     manifest = json.loads((out / "dpk-manifest.json").read_text())
     frames = sum(v["frames"] for v in manifest["videos"])
-    return {"wall_s": wall, "cpu_s": cpu, "frames": frames, "stdout": done.stdout}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "frames": frames,
+        "load_1min_before": round(load, 2),
+        "stdout": done.stdout,
+    }
 
 
 def main() -> None:
