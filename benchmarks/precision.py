@@ -83,14 +83,22 @@ def load_split(spec, folder: Path, cache: dict):
 
 
 def errors_px(predicted: np.ndarray, labels, n: int) -> np.ndarray:
-    """Euclidean errors of the visible keypoints of the first ``n`` examples of ``labels``,
-    in the labelled frames' pixels."""
+    """(n, K) Euclidean errors of the first ``n`` examples of ``labels``, in the labelled
+    frames' pixels; NaN where the keypoint is not labelled."""
     points, truth = predicted[..., :2], labels.keypoints[:n, :, :2]
     transform = labels.frame_transform
     if transform is not None:
         points, truth = transform.to_frame(points), transform.to_frame(truth)
-    visible = np.isfinite(truth).all(-1)
-    return np.sqrt(((points - truth) ** 2).sum(-1))[visible]
+    return np.sqrt(((points - truth) ** 2).sum(-1))
+
+
+def added_median_ci(error: np.ndarray, reference: np.ndarray, n: int = 1000) -> list[float]:
+    """95% interval of the added median error (``error`` vs ``reference``, both (N, K)),
+    by a paired bootstrap over the examples."""
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(error), (n, len(error)))
+    added = [np.nanmedian(error[i]) - np.nanmedian(reference[i]) for i in picks]
+    return [float(v) for v in np.percentile(added, [2.5, 97.5])]
 
 
 OP_GROUPS = {
@@ -198,7 +206,8 @@ def measure_model(path: Path, args, cache: dict) -> list[dict]:
                     times.setdefault((p, b), []).append(t)
         reference = errors_px(keypoints["fp32"], validation, len(held_out))
         for p in PRECISIONS:
-            error = errors_px(keypoints[p], validation, len(held_out))
+            errors = errors_px(keypoints[p], validation, len(held_out))
+            error = errors[np.isfinite(errors)]
             diff = np.sqrt(((keypoints[p][..., :2] - keypoints["fp32"][..., :2]) ** 2).sum(-1))
             row: dict[str, Any] = {
                 "model": name,
@@ -209,7 +218,8 @@ def measure_model(path: Path, args, cache: dict) -> list[dict]:
                 "median_error_px": float(np.median(error)),
                 "mean_error_px": float(np.mean(error)),
                 "p95_error_px": float(np.percentile(error, 95)),
-                "added_median_error_px": float(np.median(error) - np.median(reference)),
+                "added_median_error_px": float(np.median(error) - np.nanmedian(reference)),
+                "added_median_ci95_px": added_median_ci(errors, reference),
                 "median_shift_vs_fp32_px": float(np.nanmedian(diff)),
             }
             for b in BATCHES:
@@ -246,11 +256,14 @@ def main() -> None:
     models = args.model or sorted(ZOO_MODELS.glob("*.onnx"))
     cache: dict = {}
     rows = [row for path in models for row in measure_model(Path(path), args, cache)]
-    headers = ["model", "precision", "MB", "median err px", "mean err px", "added median px",
+    headers = ["model", "precision", "MB", "median err px", "mean err px", "added median px (95% CI)",
                "fps @1", "fps @32", "speed vs fp32 @1", "speed vs fp32 @32"]  # fmt: skip
     keys = ["model", "precision", "size_mb", "median_error_px", "mean_error_px",
             "added_median_error_px", "fps@1", "fps@32", "speed_vs_fp32@1", "speed_vs_fp32@32"]  # fmt: skip
     table = [[r[k] for k in keys] for r in rows]
+    for line, r in zip(table, rows, strict=True):
+        low, high = r["added_median_ci95_px"]
+        line[5] = f"{r['added_median_error_px']:+.3f} ({low:+.3f} to {high:+.3f})"
     flags = cpu_flags()
     print_table(
         headers,
