@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import time
 
 import pytest
 
@@ -118,6 +120,21 @@ def test_local_cluster_workers_get_their_device_threads_and_quiet_dask(tmp_path,
             threads, gpu = future.result(timeout=120)
             assert threads == 1
             assert gpu == {0: "7", 1: "3"}[names[address]]
+
+        # A worker killed outright is restarted by its nanny with the same device.
+        pids = client.run(os.getpid)
+        first = next(a for a, n in names.items() if n == 0)
+        os.kill(pids[first], signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while True:
+            workers = client.scheduler_info()["workers"]
+            back = [a for a, w in workers.items() if w["name"] == 0 and a != first]
+            if back and len(workers) == 2:
+                break
+            assert time.monotonic() < deadline, "the killed worker did not come back"
+            time.sleep(0.1)
+        seen = client.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"), workers=back)
+        assert list(seen.values()) == ["7"]
 
 
 def test_workers_option_takes_a_number_or_auto(monkeypatch):
