@@ -60,25 +60,31 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def data_dir(spec, given: Path | None) -> Path:
-    """The folder the spec's relative ``data.path`` is taken from: ``--data-dir``, else the
-    shared data folder that holds it."""
-    if given is not None:
-        return given
-    name = spec.data.path
-    for folder in sorted(p for p in SHARED_DATA.iterdir() if p.is_dir()):
-        if (folder / name).exists():
-            return folder
-    raise SystemExit(f"no folder of the shared data holds {name}: give --data-dir")
+def locate_data(spec, given: Path | None):
+    """``spec`` with its labels file found: in ``--data-dir``; where the spec says (an
+    exported run keeps its absolute path); else in the shared data folder that holds a file
+    of that name (the zoo's files keep only the name)."""
+    data = spec.data
+    path = Path(data.path)
+    if given is None:
+        base = Path(data.relative_to) if data.relative_to else None
+        if (path.is_absolute() or base is not None) and ((base or Path("/")) / path).exists():
+            return spec
+        folders = sorted(f for f in SHARED_DATA.iterdir() if (f / path.name).exists())
+        if not folders:
+            raise SystemExit(f"no folder of the shared data holds {path.name}: give --data-dir")
+        given = folders[0]
+    located = data.model_copy(update={"path": str(given / path.name), "relative_to": None})
+    return spec.model_copy(update={"data": located})
 
 
-def load_split(spec, folder: Path, cache: dict):
+def load_split(spec, cache: dict):
     """(train, validation) through the trainer's loader, cached per data section."""
     from dpk.trainer.data.loading import load_training_data
 
-    key = (spec.data.model_dump_json(), spec.preprocessing.model_dump_json(), str(folder))
+    key = (spec.data.model_dump_json(), spec.preprocessing.model_dump_json())
     if key not in cache:
-        cache[key] = load_training_data(spec, folder)
+        cache[key] = load_training_data(spec, Path(spec.data.path).parent)
     return cache[key]
 
 
@@ -167,8 +173,7 @@ def measure_model(path: Path, args, cache: dict) -> list[dict]:
     spec = ModelFile.load(path).spec
     if spec.data is None:
         raise SystemExit(f"{path.name}: its spec has no data section, so no held-out frames")
-    folder = data_dir(spec, args.data_dir)
-    train, validation = load_split(spec, folder, cache)
+    train, validation = load_split(locate_data(spec, args.data_dir), cache)
     if len(validation.images) == 0:
         raise SystemExit(f"{path.name}: the spec's data has no held-out frames")
     held_out = validation.images
@@ -246,7 +251,7 @@ def main() -> None:
         "--calibration", type=int, default=32, help="training frames for int8 (default 32)"
     )
     parser.add_argument("--frames", type=int, default=0, help="held-out examples used (0: all)")
-    parser.add_argument("--data-dir", type=Path, help="folder of the spec's data.path")
+    parser.add_argument("--data-dir", type=Path, help="the folder of the model's labels file")
     parser.add_argument(
         "--quick", action="store_true", help="one round, 64 held-out examples (a smoke run)"
     )
