@@ -1,7 +1,8 @@
 """Precision variants: float32, float16 and int8 copies of the zoo models, speed and accuracy.
 
-For each shipped zoo model (``zoo/src/dpk/zoo/models/*.onnx``, or the files given with
-``--model``) the float16 and int8 copies are made with the trainer's own functions
+For each shipped zoo model (``zoo/src/dpk/zoo/models/*.onnx``; ``--model`` names other
+files instead, ``--model zoo`` the shipped ones, e.g. ``--model zoo --model
+unet.fly13.onnx`` after ``dpk export RUN -o unet.fly13.onnx``) the float16 and int8 copies are made with the trainer's own functions
 (``dpk.trainer.export.variants.to_float16`` and ``to_int8``: int8 is static QDQ
 quantisation calibrated on TRAINING frames, 32 of them chosen at random as ``dpk export
 --quantize int8`` does with a run's check images; never on the held-out frames). Then,
@@ -23,8 +24,8 @@ in one process:
 
 Prints a Markdown table; writes ``benchmarks/results/precision.json``.
 
-Usage: .venv/bin/python benchmarks/precision.py [--model FILE.onnx ...] [--rounds 3]
-[--threads 1] [--quick]
+Usage: .venv/bin/python benchmarks/precision.py [--model zoo|FILE.onnx ...] [--rounds 5]
+[--threads 1] [--calibration 32] [--quick]
 """
 
 from __future__ import annotations
@@ -243,7 +244,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--model", action="append", type=Path, help="a dpk .onnx file (repeatable; default: zoo)"
+        "--model",
+        action="append",
+        help="a dpk .onnx file, or zoo: the shipped models (repeatable; default: zoo)",
     )
     parser.add_argument("--rounds", type=int, default=5, help="alternating speed rounds")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default 1)")
@@ -258,7 +261,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.frames = 1, args.frames or 64
-    models = args.model or sorted(ZOO_MODELS.glob("*.onnx"))
+    zoo = sorted(ZOO_MODELS.glob("*.onnx"))
+    models = [m for name in args.model or ["zoo"] for m in (zoo if name == "zoo" else [name])]
     cache: dict = {}
     rows = [row for path in models for row in measure_model(Path(path), args, cache)]
     headers = ["model", "precision", "MB", "median err px", "mean err px", "added median px (95% CI)",
