@@ -17,11 +17,12 @@ Usage: python benchmarks/recipe_ab.py --dataset fly --steps 600 [--variants old,
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import time
 
-from _common import ROOT, print_table, save_json
+from _common import RESULTS, ROOT, print_table, save_json
 from train_real import make_spec
 
 OLD = {
@@ -33,6 +34,18 @@ OLD = {
 # every map pixel, with dpk's foreground weight, at a constant rate: the plateau schedule
 # does not act within a short comparison); the others differ from the new defaults
 # (keypoint normalisation, foreground weight 10, warm-up + cosine) in one setting.
+UNET: dict[str, object] = {
+    "architecture": {"type": "unet", "filters": 24, "max_filters": 96},
+    "training.schedule.type": "cosine",
+}
+LIGHT_AUGMENTATION: dict[str, object] = {
+    # rotation, scale, translation, contrast and brightness stay; these go:
+    "augmentation.flip_lr": 0.0,
+    "augmentation.shear": 0.0,
+    "augmentation.noise": 0.0,
+    "augmentation.dropout": 0.0,
+    "augmentation.blur": 0.0,
+}
 VARIANTS: dict[str, dict[str, object]] = {
     "old": OLD,
     "pixels_cosine": {**OLD, "training.schedule.type": "cosine"},
@@ -56,6 +69,19 @@ VARIANTS: dict[str, dict[str, object]] = {
         "training.foreground_weight": 10.0,
         "preprocessing.height": 256,
         "preprocessing.width": 250,
+    },
+    # The CPU-efficient U-Net (issue 9), then one change each from it.
+    "unet": UNET,
+    "unet_no_graph": {**UNET, "targets.graph": False},
+    "unet_sigma4": {**UNET, "targets.sigma": 4.0},
+    "unet_light_aug": {**UNET, **LIGHT_AUGMENTATION},
+    "unet_fg0": {**UNET, "training.foreground_weight": 0.0},
+    "unet_all_four": {
+        **UNET,
+        **LIGHT_AUGMENTATION,
+        "targets.graph": False,
+        "targets.sigma": 4.0,
+        "training.foreground_weight": 0.0,
     },
 }
 
@@ -146,7 +172,8 @@ def run(dataset: str, steps: int, names: list[str], seed: int = 0) -> list[dict]
                 "overrides": VARIANTS[v["name"]],
                 "steps": steps,
                 "batch": spec.training.batch_size,
-                "n_stacks": spec.architecture.n_stacks,
+                "architecture": spec.architecture.type,
+                "n_stacks": getattr(spec.architecture, "n_stacks", 1),
                 "median_px": summary["p50"],
                 "mean_px": summary["mean"],
                 "p95_px": summary["p95"],
@@ -189,7 +216,13 @@ def main() -> None:
         ],
         f"{args.dataset}: recipes side by side, same batches, same steps (held-out, labelled-frame px)",
     )
-    save_json(f"recipe_ab_{args.dataset}", {"rows": rows})
+    # Merge: earlier variants' rows stay, a variant measured again replaces its row.
+    path = RESULTS / f"recipe_ab_{args.dataset}.json"
+    kept = json.loads(path.read_text())["rows"] if path.exists() else []
+    new = {r["variant"] for r in rows}
+    save_json(
+        f"recipe_ab_{args.dataset}", {"rows": [r for r in kept if r["variant"] not in new] + rows}
+    )
 
 
 if __name__ == "__main__":
