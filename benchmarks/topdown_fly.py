@@ -104,13 +104,15 @@ def evaluate(anchors, keypoints, ids, truth, thorax: int, first_frame: int = 0) 
     """Recall, false animals, matched pose errors and identity switches.
 
     ``switch_at`` lists each switch as ``[frame, labelled animal, track before, track
-    after]`` (frame numbers from ``first_frame``).
+    after]`` (frame numbers from ``first_frame``); ``matched_frames`` counts, per labelled
+    animal, the frames where an instance was matched to it.
     """
     n, n_true = keypoints.shape[0], truth.shape[0]
     found = hits = false_frames = switches = 0
     errors: list[np.ndarray] = []
     last: dict[int, int] = {}
     switch_at: list[list[int]] = []
+    matched = [0] * n_true
     for t in range(n):
         centres = truth[:, t, thorax]
         seen = anchors[t][np.isfinite(anchors[t, :, 0]), :2]
@@ -123,6 +125,7 @@ def evaluate(anchors, keypoints, ids, truth, thorax: int, first_frame: int = 0) 
         for row, animal in match(keypoints[t], truth[:, t]):
             d = np.linalg.norm(keypoints[t, row, :, :2] - truth[animal, t], axis=-1)
             errors.append(d[np.isfinite(d)])
+            matched[animal] += 1
             track = int(ids[t, row])
             if animal in last and last[animal] != track:
                 switches += 1
@@ -139,6 +142,7 @@ def evaluate(anchors, keypoints, ids, truth, thorax: int, first_frame: int = 0) 
         "error_p95_px": float(np.percentile(e, 95)) if len(e) else float("nan"),
         "identity_switches": int(switches),
         "switch_at": switch_at,
+        "matched_frames": matched,
     }
 
 
@@ -194,7 +198,7 @@ def split_by_training(result: dict, anchors, keypoints, ids, truth, thorax, star
         found = evaluate(
             anchors[part], keypoints[part], ids[part], truth[:, part], thorax, start + part.start
         )
-        for drop in ("identity_switches", "switch_at", "labelled_animals"):
+        for drop in ("identity_switches", "switch_at", "labelled_animals", "matched_frames"):
             found.pop(drop)
         found["frames_range"] = [start + part.start, start + part.start + found["frames"]]
         result[key] = found
@@ -219,6 +223,8 @@ def print_all_frames(result: dict, start: int, n: int) -> None:
         (f"identity switches, frames {start}-{start + n - 1}", "", result["identity_switches"],
          "<= 2 / 1500 frames"),
         ("switches at frame", "", where or "none", ""),
+        ("tracks made; frames matched per animal", "",
+         f"{result['track_ids_made']}; {result['matched_frames']}", ""),
         ("frames/s (all frames)", "", f"{result['frames_per_s']:.1f}", ">= 60"),
     ]  # fmt: skip
     rows += [(f"share: {k}", "", f"{v:.0%}", "") for k, v in result["stage_share"].items()]
@@ -292,6 +298,7 @@ def main() -> None:
             "held_out_range": list(HELD_OUT),
             "tracks": tracks,
             "tracking": {"max_distance": 40, "max_gap": 10},
+            "track_ids_made": len(np.unique(ids[ids >= 0])),
             "frames_per_s": n / total if total else float("nan"),
             "stage_seconds": seconds,
             "stage_share": {k: v / total for k, v in seconds.items()} if total else {},
