@@ -5,6 +5,9 @@
 cd "$ROOT"
 start=$(date +%s)
 make_venv .venv -e ./specs -e ./zoo -e './runtime[dask]' -e './trainer' -r requirements-dev.txt
+# Packages used without their declared dependencies (see the file for why).
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+  -c constraints.txt -r requirements-nodeps.txt
 # The annotation page's tests drive the system's Chromium (Debian's package; as root in CI).
 command -v chromium >/dev/null 2>&1 ||
   { [ "$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } ||
