@@ -283,8 +283,8 @@ class Predictions:
         :mod:`dpk.runtime.formats.movement`): ``position`` (time, space, keypoints,
         individuals) with space = x, y, ``confidence`` (time, keypoints, individuals),
         ``time`` in seconds (frame index / fps) when the fps is known, else frame
-        indices, a ``frame`` coordinate; attributes ``ds_type`` = ``poses``, ``fps``,
-        ``time_unit``, ``source_software`` = ``dpk``, ``source_file``.
+        indices, a ``frame`` coordinate; attributes ``ds_type`` = ``poses``, ``fps``
+        (when known), ``time_unit``, ``source_software`` = ``dpk``, ``source_file``.
 
         Args:
             individual: The name of the one animal.

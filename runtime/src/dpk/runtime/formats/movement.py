@@ -4,13 +4,16 @@ movement (https://movement.neuroinformatics.dev) keeps poses in an ``xarray.Data
 
 - ``position``: (time, space, keypoints, individuals), space = ``x``, ``y``;
 - ``confidence``: (time, keypoints, individuals);
-- ``time``: seconds (frame index / fps) when the fps is known, else frame indices;
-- attributes ``ds_type`` = ``poses``, ``fps``, ``time_unit`` (``seconds`` or
-  ``frames``), ``source_software``, ``source_file``.
+- ``time``: seconds (frame index / fps, float64) when the fps is known, else frame
+  indices (int64);
+- attributes ``source_software``, ``ds_type`` = ``poses``, ``fps`` (only when known, as
+  movement omits it), ``time_unit`` (``seconds`` or ``frames``), ``source_file`` (when known).
 
-This is the layout of movement 0.1x (``movement.io.load_poses.from_numpy``); the dataset
-is built with xarray alone (movement itself is not needed), and dpk adds a ``frame``
-coordinate on ``time`` with the video frame index of each row.
+This is the layout of movement 0.1x (``movement.io.load_poses.from_numpy``; the tests
+compare it with movement 0.15's own dataset); the dataset is built with xarray alone
+(movement itself is not needed), and dpk adds a ``frame`` coordinate on ``time`` with the
+video frame index of each row. Unlike movement's file loaders, whose time starts at 0,
+``time`` is the frame's own time in the video (with ``--start``, it starts later).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ def to_movement(predictions: Predictions, individual: str = "individual_0") -> A
         keypoints = tracked.keypoints
     fps = predictions.fps if predictions.image_names is None else None
     frames = predictions.frame_indices
-    time = frames / fps if fps else frames.astype(np.float64)
+    time = frames / fps if fps else frames.astype(np.int64)
     position = np.transpose(keypoints[..., :2], (0, 3, 2, 1))  # time, space, kp, ind
     confidence = np.transpose(keypoints[..., 2], (0, 2, 1))
     return xr.Dataset(
@@ -66,10 +69,10 @@ def to_movement(predictions: Predictions, individual: str = "individual_0") -> A
             "individuals": individuals,
         },
         attrs={
-            "ds_type": "poses",
-            "fps": fps,
-            "time_unit": "seconds" if fps else "frames",
             "source_software": "dpk",
-            "source_file": predictions.source,
+            "ds_type": "poses",
+            **({"fps": fps} if fps else {}),
+            "time_unit": "seconds" if fps else "frames",
+            **({"source_file": predictions.source} if predictions.source else {}),
         },
     )
