@@ -1,9 +1,6 @@
 """NWB predictions: exact frame rates with --start/--step, equal-length series with NaN rows,
-image folders, session/subject metadata, nwbinspector, and movement's NWB layout.
-
-movement itself is not installed (it pulls numba, netCDF, Qt and ~45 packages); the test
-reads the files the way ``movement.io.load_poses.from_nwb_file`` does (pynwb:
-``processing["behavior"]["PoseEstimation"]``, one series per keypoint, ``rate`` as fps).
+image folders, session/subject metadata, nwbinspector, and movement's NWB loader (the
+real one; what movement reads of every format is in ``test_formats_movement.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +19,7 @@ from dpk.specs import DpkError, Skeleton
 
 pynwb = pytest.importorskip("pynwb")
 nwbinspector = pytest.importorskip("nwbinspector")
+load_dataset = pytest.importorskip("movement.io").load_dataset
 
 SKELETON = Skeleton(names=["a", "b", "c"], parents=[None, "a", "a"], swaps=[None, "c", "b"])
 
@@ -53,19 +51,6 @@ def serious(path):
         for m in inspect_nwbfile(nwbfile_path=str(path))
         if m.importance in (Importance.ERROR, Importance.CRITICAL)
     ]
-
-
-def read_like_movement(path):
-    """What movement's from_nwb_file reads: (individual, fps, {keypoint: (data, conf)})."""
-    with pynwb.NWBHDF5IO(str(path), mode="r") as io:
-        nwbfile = io.read()
-        pose = nwbfile.processing["behavior"]["PoseEstimation"]
-        series = {
-            name: (np.asarray(s.data), np.asarray(s.confidence))
-            for name, s in pose.pose_estimation_series.items()
-        }
-        first = next(iter(pose.pose_estimation_series.values()))
-        return nwbfile.identifier, first.rate, first.starting_time, series
 
 
 def test_frame_times_keep_the_exact_rate():
@@ -142,11 +127,13 @@ def test_real_video_with_start_and_step(run_cli, shared_data, model_path, tmp_pa
         "--session-description", "mirror-mouse test video",
     )  # fmt: skip
     assert code == 0, err
-    identifier, rate, starting_time, series = read_like_movement(nwb)
-    assert identifier == "mouse1"
-    assert rate == 250.0 / 3 and starting_time == 10 / 250.0
-    assert {len(data) for data, _ in series.values()} == {30}
-    assert all(((c >= 0) & (c <= 1)).all() for _, c in series.values())
+    with h5py.File(nwb) as f:
+        first = f["processing/behavior/PoseEstimation/nose/starting_time"]
+        assert first.attrs["rate"] == 250.0 / 3 and first[()] == 10 / 250.0
+    ds = load_dataset(nwb, source_software="NWB")  # movement: rate as fps, time from 0
+    assert ds.individuals.values.tolist() == ["mouse1"] and ds.attrs["fps"] == 83.333333
+    assert ds.sizes["time"] == 30 and ds.attrs["source_software"] == "dpk"
+    assert ((ds.confidence >= 0) & (ds.confidence <= 1)).all()
     assert serious(nwb) == []
     back = load_predictions(nwb)
     assert back.frame_indices.tolist() == list(range(10, 100, 3))
