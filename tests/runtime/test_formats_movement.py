@@ -26,16 +26,23 @@ What movement makes of each file (movement 0.15):
 - :meth:`Predictions.to_movement` is identical to movement's ``from_numpy`` dataset of
   the same arrays, apart from dpk's ``frame`` coordinate and, with ``--start``, the time
   (dpk's is the frame's time in the video).
+
+The other way, dpk reads the files movement's ``save_poses`` writes from
+:meth:`Predictions.to_movement`: DeepLabCut (one file per animal; rows are movement's
+rows, so frame numbers are kept only from frame 0) and NWB (one file per animal, with
+timestamps and no video: the fps is the timestamps' step).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pynwb
 import pytest
 import xarray as xr
-from movement.io import load_dataset, load_poses
+from movement.io import load_dataset, load_poses, save_poses
 from movement.validators.datasets import ValidPosesInputs
 
+from dpk.runtime.formats import load_predictions
 from dpk.runtime.formats.dlc_predictions import save_predictions_dlc
 from dpk.runtime.formats.nwb import save_predictions_nwb
 from dpk.runtime.formats.sleap import save_predictions_slp
@@ -214,3 +221,31 @@ def test_to_movement_of_tracks_keeps_the_video_time():
     np.testing.assert_array_equal(ds.time, np.arange(10, 16) / 25.0)
     own = movements_own(ds, predictions)  # movement's time starts at 0
     xr.testing.assert_identical(ds.drop_vars("frame").assign_coords(time=own.time), own)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".h5"])
+def test_dpk_reads_deeplabcut_files_movement_writes(tmp_path, suffix):
+    predictions = one_animal(frames=(0, 1, 2, 3))
+    save_poses.to_dlc_file(predictions.to_movement(), tmp_path / f"m{suffix}")
+    back = load_predictions(tmp_path / f"m_individual_0{suffix}")  # one file per animal
+    assert back.names == predictions.names and back.frame_indices.tolist() == [0, 1, 2, 3]
+    np.testing.assert_array_equal(back.keypoints, predictions.keypoints)
+
+
+@pytest.mark.parametrize("animals", ["one", "two"])
+def test_dpk_reads_nwb_files_movement_writes(tmp_path, animals):
+    """movement writes one file per animal, with timestamps and no source video: dpk takes
+    the fps from the timestamps' step."""
+    predictions = one_animal(frames=(0, 1, 2, 3)) if animals == "one" else two_animals()
+    ds = predictions.to_movement()
+    files = save_poses.to_nwb_file(ds)
+    for i, nwbfile in enumerate(files if isinstance(files, list) else [files]):
+        path = tmp_path / f"m{i}.nwb"
+        with pynwb.NWBHDF5IO(str(path), mode="w") as io:
+            io.write(nwbfile)
+        back = load_predictions(path)
+        assert back.names == predictions.names and back.fps == predictions.fps
+        np.testing.assert_array_equal(back.frame_indices, predictions.frame_indices)
+        xy = ds.position.values[..., i].transpose(0, 2, 1)
+        np.testing.assert_array_equal(back.keypoints[:, :, :2], xy)
+        np.testing.assert_array_equal(back.keypoints[:, :, 2], ds.confidence.values[..., i])

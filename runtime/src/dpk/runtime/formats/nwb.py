@@ -223,6 +223,17 @@ def _series_times(series: h5py.Group, n: int) -> np.ndarray:
     return float(start[()]) + np.arange(n) / float(start.attrs["rate"])
 
 
+def _series_rate(series: h5py.Group) -> float:
+    """The frame rate of a series without a source video: its ``rate``, else the median
+    step of its timestamps (to 6 decimals, as movement reads it; movement writes
+    ``timestamps`` = frame / fps and no video), else 1.0."""
+    if "starting_time" in series:
+        return float(series["starting_time"].attrs["rate"])
+    steps = np.diff(np.asarray(series["timestamps"][()], dtype=np.float64))
+    steps = steps[np.isfinite(steps) & (steps > 0)]
+    return round(float(1 / np.median(steps)), 6) if len(steps) else 1.0
+
+
 def _source_video(group: h5py.Group) -> tuple[str | None, float | None]:
     """The first file and the rate of the PoseEstimation's source video, if linked."""
     video = group.get("source_video")
@@ -243,7 +254,8 @@ def load_predictions_nwb(
 
     Frame numbers are ``round(time * fps)``; the fps is ``fps`` when given, else the rate
     of the ``ImageSeries`` of the source video (dpk's files), else the series' own rate
-    (a file where every frame has a row).
+    (a file where every frame has a row), else the median step of its timestamps (files
+    movement writes).
 
     Args:
         path: The ``.nwb`` file.
@@ -342,9 +354,7 @@ def _read_series(
             else np.ones(len(data), np.float32)
         )
         if rate is None:
-            rate = (
-                float(series["starting_time"].attrs["rate"]) if "starting_time" in series else 1.0
-            )
+            rate = _series_rate(series)
         frames = np.rint(_series_times(series, len(data)) * rate).astype(np.int64)
         per_node[name] = (frames, data, confidence)
     return per_node, rate
