@@ -22,6 +22,8 @@ import math
 import statistics
 import time
 
+import numpy as np
+
 from _common import RESULTS, ROOT, print_table, save_json
 from train_real import make_spec
 
@@ -46,6 +48,10 @@ LIGHT_AUGMENTATION: dict[str, object] = {
     "augmentation.dropout": 0.0,
     "augmentation.blur": 0.0,
 }
+HEAD_INIT = "head_init_std"
+"""Pseudo-override (recipe_ab only): draw the output heads' kernels from N(0, std) with
+zero bias, so the first maps are near zero (Keras' default Glorot draw starts them at
+noise of order 1 on every pixel)."""
 VARIANTS: dict[str, dict[str, object]] = {
     "old": OLD,
     "pixels_cosine": {**OLD, "training.schedule.type": "cosine"},
@@ -76,6 +82,15 @@ VARIANTS: dict[str, dict[str, object]] = {
     "unet_sigma4": {**UNET, "targets.sigma": 4.0},
     "unet_light_aug": {**UNET, **LIGHT_AUGMENTATION},
     "unet_fg0": {**UNET, "training.foreground_weight": 0.0},
+    "unet_head_small": {**UNET, HEAD_INIT: 1e-3},
+    "unet_all_four_head_small": {
+        **UNET,
+        **LIGHT_AUGMENTATION,
+        "targets.graph": False,
+        "targets.sigma": 4.0,
+        "training.foreground_weight": 0.0,
+        HEAD_INIT: 1e-3,
+    },
     "unet_all_four": {
         **UNET,
         **LIGHT_AUGMENTATION,
@@ -108,13 +123,21 @@ def run(dataset: str, steps: int, names: list[str], seed: int = 0) -> list[dict]
     variants = []
     loaded: dict[tuple[int, int], tuple] = {}
     for name in names:
-        spec = make_spec(dataset, "stacked_densenet", 30.0, overrides=VARIANTS[name])
+        overrides = dict(VARIANTS[name])
+        head_std = overrides.pop(HEAD_INIT, None)
+        spec = make_spec(dataset, "stacked_densenet", 30.0, overrides=overrides)
         size = (spec.preprocessing.height, spec.preprocessing.width)
         if size not in loaded:
             loaded[size] = load_training_data(spec, ROOT)
         train, validation = loaded[size]
         keras.utils.set_random_seed(seed)
         model = build_model(spec)
+        if head_std is not None:  # an experiment, not a spec option: re-draw the heads
+            rng = np.random.default_rng(seed)
+            for layer in model.layers:
+                if layer.name.startswith("head_"):
+                    kernel, bias = layer.get_weights()
+                    layer.set_weights([rng.normal(0, head_std, kernel.shape), np.zeros_like(bias)])
         t = spec.training
         model.compile(
             optimizer=keras.optimizers.Adam(t.learning_rate),

@@ -22,7 +22,7 @@ from keras import layers
 
 from dpk.specs import DeepLabCut, ModelSpec
 from dpk.trainer.models.backbones import build_backbone, load_backbone_weights
-from dpk.trainer.models.layers import DepthToSpace, input_block, output_head
+from dpk.trainer.models.layers import DepthToSpace, head_initializer, input_block, output_head
 from dpk.trainer.models.shapes import DEEPLABCUT_HALVINGS, padded_input_shape
 
 __all__ = ["build_deeplabcut"]
@@ -54,6 +54,12 @@ def build_deeplabcut(spec: ModelSpec) -> keras.Model:
         for _ in range(steps - 1):
             x = DepthToSpace(2)(x)
         out = layers.Conv2DTranspose(
-            m, 3, strides=2, padding="same", name="head_0", dtype="float32"
+            m,
+            3,
+            strides=2,
+            padding="same",
+            kernel_initializer=head_initializer(),
+            name="head_0",
+            dtype="float32",
         )(x)
     return keras.Model(image, [out], name="deeplabcut")

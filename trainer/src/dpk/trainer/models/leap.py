@@ -19,7 +19,7 @@ import keras
 from keras import layers
 
 from dpk.specs import LEAP, ModelSpec
-from dpk.trainer.models.layers import input_block, output_head
+from dpk.trainer.models.layers import head_initializer, input_block, output_head
 
 __all__ = ["build_leap"]
 
@@ -65,7 +65,7 @@ def build_leap(spec: ModelSpec) -> keras.Model:
             3,
             strides=2,
             padding="same",
-            kernel_initializer="glorot_normal",
+            kernel_initializer=head_initializer(),
             name="head_0",
             dtype="float32",
         )(x)
