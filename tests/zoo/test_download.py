@@ -99,14 +99,15 @@ def test_connection_dropped_mid_transfer(tmp_path, monkeypatch, server, zoo_home
 
 
 def test_slow_server_times_out_then_next_mirror_works(tmp_path, monkeypatch, server, zoo_home):
-    slow = server.add("/slow.onnx", DATA, mode="stall", delay=10)
+    stall = 10
+    slow = server.add("/slow.onnx", DATA, mode="stall", delay=stall)
     good = server.add("/m.onnx", DATA)
     use_registry(tmp_path, monkeypatch, [entry_data("leap.fly", DATA, [slow])])
     monkeypatch.setenv("DPK_TIMEOUT", "0.5")
     start = time.monotonic()
     with pytest.raises(DownloadError, match="timed out"):
         pull("leap.fly")
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < stall - 1  # gave up before the server answered
     assert_nothing_cached(zoo_home)
     use_registry(tmp_path, monkeypatch, [entry_data("leap.fly", DATA, [slow, good])])
     assert pull("leap.fly", timeout=0.5).read_bytes() == DATA
