@@ -38,12 +38,20 @@ def project(tmp_path) -> Project:
     return project
 
 
+def _default_ctrl_c() -> None:
+    # A shell starts background jobs with SIGINT ignored, children inherit that, and Python
+    # leaves an ignored SIGINT ignored: restore the default so the server gets Ctrl-C as it
+    # would from a terminal, however the test run itself was started.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_annotate(path: Path, *extra: str) -> tuple[subprocess.Popen, str]:
     child = subprocess.Popen(
         [sys.executable, "-m", "dpk.runtime.cli", "annotate", str(path), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_ctrl_c,
     )
     lines = []
     for line in child.stdout:
