@@ -203,15 +203,9 @@ def _predict(job: VideoJob, model, anchor):
         return _predictor(model, job).predict_video(job.video, s.start, s.stop, s.step)
     if anchor is None:
         raise DpkError(f"{job.video}: the batch names an anchor model but none was given")
-    max_distance, max_gap = s.tracking or (50.0, 10)
+    tracking = dict(zip(("max_distance", "max_gap"), s.tracking or (), strict=False))
     return _predictor(model, job, anchor).predict_path(
-        job.video,
-        s.start,
-        s.stop,
-        s.step,
-        batch_size=s.batch_size,
-        max_distance=max_distance,
-        max_gap=max_gap,
+        job.video, s.start, s.stop, s.step, batch_size=s.batch_size, **tracking
     )
 
 
@@ -488,12 +482,7 @@ def run_batch(
         total=len(jobs), unit="video", desc="batch", disable=not progress, dynamic_ncols=True
     )
     try:
-        results = (
-            runner.results(jobs, model, hook, anchor)
-            if anchor is not None
-            else runner.results(jobs, model, hook)
-        )
-        for record in results:
+        for record in runner.results(jobs, model, hook, anchor):
             by_name[record.name] = record
             frames += record.frames
             bar.update(1)
