@@ -27,10 +27,16 @@ import numpy as np
 from _common import RESULTS, ROOT, print_table, save_json
 from train_real import make_spec
 
+OLD_HEAD = "old_head"
+"""Pseudo-override (recipe_ab only, not a spec field): re-draw the output heads as Keras'
+Conv2D default did before the trainer's heads started near zero (kernel Glorot-uniform,
+bias 0; :func:`dpk.trainer.models.layers.head_initializer`). Every variant recorded before
+that change carries it, so rerunning them reproduces the recorded rows' conditions."""
 OLD = {
     "training.loss_normalization": "pixels",
     "training.foreground_weight": 10.0,
     "training.schedule.type": "constant",
+    OLD_HEAD: True,
 }
 # Named by what differs: "old" is the recipe before issue 9 (the paper's plain mean over
 # every map pixel, with dpk's foreground weight, at a constant rate: the plateau schedule
@@ -48,56 +54,43 @@ LIGHT_AUGMENTATION: dict[str, object] = {
     "augmentation.dropout": 0.0,
     "augmentation.blur": 0.0,
 }
-HEAD_INIT = "head_init_std"
-"""Pseudo-override (recipe_ab only): draw the output heads' kernels from N(0, std) with
-zero bias, so the first maps are near zero (Keras' default Glorot draw starts them at
-noise of order 1 on every pixel)."""
+PLAIN: dict[str, object] = {  # the baseline's loss, targets and augmentation
+    **LIGHT_AUGMENTATION,
+    "targets.graph": False,
+    "targets.sigma": 4.0,
+    "training.foreground_weight": 0.0,
+}
 VARIANTS: dict[str, dict[str, object]] = {
     "old": OLD,
     "pixels_cosine": {**OLD, "training.schedule.type": "cosine"},
     "keypoints_fg10": {
         "training.foreground_weight": 10.0,
         "training.loss_normalization": "keypoints",
+        OLD_HEAD: True,
     },
     "keypoints_fg0": {
         "training.foreground_weight": 0.0,
         "training.loss_normalization": "keypoints",
+        OLD_HEAD: True,
     },
-    "no_graph": {
-        "training.foreground_weight": 10.0,
-        "targets.graph": False,
-    },
-    "n_stacks2": {
-        "training.foreground_weight": 10.0,
-        "architecture.n_stacks": 2,
-    },
+    "no_graph": {"training.foreground_weight": 10.0, "targets.graph": False, OLD_HEAD: True},
+    "n_stacks2": {"training.foreground_weight": 10.0, "architecture.n_stacks": 2, OLD_HEAD: True},
     "input_256x250": {
         "training.foreground_weight": 10.0,
         "preprocessing.height": 256,
         "preprocessing.width": 250,
+        OLD_HEAD: True,
     },
-    # The CPU-efficient U-Net (issue 9), then one change each from it.
-    "unet": UNET,
-    "unet_no_graph": {**UNET, "targets.graph": False},
-    "unet_sigma4": {**UNET, "targets.sigma": 4.0},
-    "unet_light_aug": {**UNET, **LIGHT_AUGMENTATION},
-    "unet_fg0": {**UNET, "training.foreground_weight": 0.0},
-    "unet_head_small": {**UNET, HEAD_INIT: 1e-3},
-    "unet_all_four_head_small": {
-        **UNET,
-        **LIGHT_AUGMENTATION,
-        "targets.graph": False,
-        "targets.sigma": 4.0,
-        "training.foreground_weight": 0.0,
-        HEAD_INIT: 1e-3,
-    },
-    "unet_all_four": {
-        **UNET,
-        **LIGHT_AUGMENTATION,
-        "targets.graph": False,
-        "targets.sigma": 4.0,
-        "training.foreground_weight": 0.0,
-    },
+    # The CPU-efficient U-Net (issue 9) with the old heads, then one change each from it;
+    # the *_head_small variants use the trainer's heads (near zero), the fix.
+    "unet": {**UNET, OLD_HEAD: True},
+    "unet_no_graph": {**UNET, "targets.graph": False, OLD_HEAD: True},
+    "unet_sigma4": {**UNET, "targets.sigma": 4.0, OLD_HEAD: True},
+    "unet_light_aug": {**UNET, **LIGHT_AUGMENTATION, OLD_HEAD: True},
+    "unet_fg0": {**UNET, "training.foreground_weight": 0.0, OLD_HEAD: True},
+    "unet_all_four": {**UNET, **PLAIN, OLD_HEAD: True},
+    "unet_head_small": UNET,
+    "unet_all_four_head_small": {**UNET, **PLAIN},
 }
 
 
@@ -124,7 +117,7 @@ def run(dataset: str, steps: int, names: list[str], seed: int = 0) -> list[dict]
     loaded: dict[tuple[int, int], tuple] = {}
     for name in names:
         overrides = dict(VARIANTS[name])
-        head_std = overrides.pop(HEAD_INIT, None)
+        old_head = bool(overrides.pop(OLD_HEAD, False))
         spec = make_spec(dataset, "stacked_densenet", 30.0, overrides=overrides)
         size = (spec.preprocessing.height, spec.preprocessing.width)
         if size not in loaded:
@@ -132,12 +125,12 @@ def run(dataset: str, steps: int, names: list[str], seed: int = 0) -> list[dict]
         train, validation = loaded[size]
         keras.utils.set_random_seed(seed)
         model = build_model(spec)
-        if head_std is not None:  # an experiment, not a spec option: re-draw the heads
-            rng = np.random.default_rng(seed)
+        if old_head:
+            glorot = keras.initializers.GlorotUniform(seed=seed)
             for layer in model.layers:
                 if layer.name.startswith("head_"):
                     kernel, bias = layer.get_weights()
-                    layer.set_weights([rng.normal(0, head_std, kernel.shape), np.zeros_like(bias)])
+                    layer.set_weights([np.asarray(glorot(kernel.shape)), np.zeros_like(bias)])
         t = spec.training
         model.compile(
             optimizer=keras.optimizers.Adam(t.learning_rate),
