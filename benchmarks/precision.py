@@ -92,11 +92,13 @@ def load_split(spec, cache: dict):
 def errors_px(predicted: np.ndarray, labels, n: int) -> np.ndarray:
     """(n, K) Euclidean errors of the first ``n`` examples of ``labels``, in the labelled
     frames' pixels; NaN where the keypoint is not labelled."""
-    points, truth = predicted[..., :2], labels.keypoints[:n, :, :2]
-    transform = labels.frame_transform
-    if transform is not None:
-        points, truth = transform.to_frame(points), transform.to_frame(truth)
-    return np.sqrt(((points - truth) ** 2).sum(-1))
+    from dpk.trainer.evaluate import frame_pixels
+    from dpk.trainer.metrics import euclidean_errors
+
+    points, truth = frame_pixels(
+        predicted[..., :2], labels.keypoints[:n, :, :2], labels.frame_transform
+    )
+    return euclidean_errors(points, truth)
 
 
 def added_median_ci(error: np.ndarray, reference: np.ndarray, n: int = 1000) -> list[float]:

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from _common import RESULTS, ROOT, print_table, save_json
-from train_real import make_spec, parse_overrides
+from train_real import make_spec, parse_overrides, stored_runs
 
 BASELINE = ROOT.parent / "shared" / "baseline" / "baseline.py"
 """The measuring stick (read-only, outside the repository)."""
@@ -41,11 +41,6 @@ def held_out_images(dataset: str, overrides: dict[str, object]) -> list[str]:
     spec = make_spec(dataset, "stacked_densenet", 30.0, overrides=overrides)
     _, validation = load_training_data(spec, ROOT)
     return [Path(source).name for source in validation.sources]
-
-
-def _train_real_row(dataset: str, name: str) -> dict:
-    runs = json.loads((RESULTS / "train_real.json").read_text())["runs"]
-    return runs[f"{dataset}/{name}"]
 
 
 def run_pair(dataset: str, minutes: float, threads: int, sets: list[str], variant: str | None):
@@ -91,7 +86,7 @@ def run_pair(dataset: str, minutes: float, threads: int, sets: list[str], varian
         if any(codes):
             raise SystemExit(f"a run failed (exit codes: dpk {codes[0]}, baseline {codes[1]})")
         baseline_result = json.loads((Path(out) / f"{dataset}.json").read_text())
-    return _train_real_row(dataset, dpk_name), baseline_result
+    return stored_runs()[f"{dataset}/{dpk_name}"], baseline_result
 
 
 def make_pair(dataset: str, minutes: float, threads: int, dpk: dict, base: dict) -> dict:

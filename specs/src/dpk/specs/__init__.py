@@ -1,8 +1,9 @@
 """dpk.specs: declarative, validated descriptions of pose models.
 
 Pydantic 2 models for the skeleton, preprocessing, the four architectures of the
-DeepPoseKit paper and a CPU-efficient U-Net, confidence-map targets, augmentation, training, model cards and zoo
-entries, tied together by :class:`ModelSpec`; YAML and JSON in and out.
+DeepPoseKit paper and a CPU-efficient U-Net, confidence-map targets, augmentation,
+training, model cards and zoo entries, tied together by :class:`ModelSpec`; YAML and JSON
+in and out.
 """
 
 from dpk.specs.architectures import (
