@@ -264,7 +264,7 @@ def test_multi_animal_files_say_how_to_convert(tmp_path):
     )
     with pytest.raises(DpkError) as error:
         load_dlc(path)
-    assert str(path) in str(error.value) and "sio.load_dlc" in str(error.value)
+    assert str(path) in str(error.value) and "data.crop" in str(error.value)
     (tmp_path / "config.yaml").write_text("bodyparts: MULTI!\nmultianimalproject: true\n")
     with pytest.raises(DpkError, match="multi-animal"):
         load_dlc(tmp_path)

@@ -15,8 +15,33 @@ file name in the table's folder. Images are decoded with OpenCV; colour images b
 RGB (OpenCV decodes BGR). With ``channels="auto"`` the labels are grayscale when every
 image is gray (one channel, or three equal channels) and RGB otherwise.
 
-Multi-animal DeepLabCut files (an ``individuals`` header row) are refused with a message:
-convert them to SLEAP with sleap-io (``sio.load_dlc(...)`` then ``sio.save_slp(...)``).
+Multi-animal DeepLabCut labels (a project with ``multianimalproject: true``, or tables with
+an ``individuals`` header row) hold several animals per image, so they are not
+single-animal :class:`~dpk.runtime.labels.Labels`: :func:`load_dlc` refuses them with a
+message, and :func:`load_dlc_instances` reads them into the structure the SLEAP path uses,
+one :class:`~dpk.runtime.formats.sleap.SleapLabels` per image folder (one DeepLabCut
+video): each image is a frame, each individual an instance whose track name is the
+individual's name. From there ``dpk train`` cuts crops (``data.crop``) or builds anchor
+targets (``targets.anchor``) exactly as from a ``.slp``. Decisions:
+
+- Frame index = the number in the image's file name (``img0123.png`` is frame 123, as for
+  single-animal labels); when the names of one folder give no numbers or repeat one, the
+  image's position in the table.
+- An individual with no labelled keypoint in an image is not an instance of that image
+  (no crop, no anchor, no NaN loss); images with no labelled individual are left out (as
+  DeepLabCut does: they are extracted frames nobody labelled). An individual named in the
+  table (or config) with no labelled keypoint anywhere gives a warning and nothing else.
+- Every individual must have the same body parts (DeepLabCut's ``multianimalbodyparts``,
+  in config order for a project, else in the first individual's column order); a table
+  whose individuals have different body parts is an error naming the file.
+- Unique body parts (``uniquebodyparts``, under the individual ``single``) are left out
+  with a warning. They mark things that belong to no animal (a feeder, an arena corner, a
+  reward port) and there is at most one of each per image, so they have no place in a
+  model that sees one animal per crop, nor in an anchor model that finds animals; a
+  DeepLabCut user keeps their animal keypoints and gets their pose model, instead of an
+  error about keypoints the model could never predict. Naming a unique body part among
+  the keypoints to train (the spec's skeleton) is an error that says so; train a
+  single-animal model on whole frames from a single-animal table to learn them.
 
 Predictions (DeepLabCut's analysis output) live in
 :mod:`dpk.runtime.formats.dlc_predictions`; the table parsers in
@@ -29,6 +54,7 @@ import re
 import warnings
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -38,19 +64,24 @@ import yaml
 
 from dpk.runtime.formats.dlc_table import (
     MULTI_ANIMAL_HINT,
+    SINGLE,
     DlcTable,
+    is_multi_animal_table,
     read_dlc_csv_table,
     read_dlc_h5_table,
     read_dlc_table,
 )
-from dpk.runtime.labels import Labels
+from dpk.runtime.formats.sleap import SleapLabels
+from dpk.runtime.labels import Labels, LabelsError
 from dpk.specs.errors import DpkError
 from dpk.specs.skeleton import Skeleton
 
 __all__ = [
     "DlcTable",
     "is_dlc_path",
+    "is_multi_animal_dlc",
     "load_dlc",
+    "load_dlc_instances",
     "load_dlc_project",
     "read_dlc_csv_table",
     "read_dlc_h5_table",
@@ -278,15 +309,35 @@ def _project_table(folder: Path, scorer: str | None) -> Path | None:
     return tables[0] if tables else None
 
 
-def _read_project_table(path: Path) -> DlcTable:
+def _read_project_table(path: Path, *, multi_animal: bool = False) -> DlcTable:
     try:
-        return read_dlc_table(path)
+        return read_dlc_table(path, multi_animal=multi_animal)
     except DpkError as error:
         csv_path = path.with_suffix(".csv")
         if path.suffix == ".h5" and "PyTables" in str(error) and csv_path.is_file():
             warnings.warn(f"{error}; reading {csv_path.name} instead", stacklevel=3)
-            return read_dlc_csv_table(csv_path)
+            return read_dlc_csv_table(csv_path, multi_animal=multi_animal)
         raise
+
+
+def _project_tables(folder: Path, cfg: dict) -> list[Path]:
+    """The labels table of every ``labeled-data/<video>`` folder of a project.
+
+    Raises:
+        DpkError: No table at all (names the project folder).
+    """
+    scorer = str(cfg["scorer"]) if cfg.get("scorer") else None
+    labeled = folder / "labeled-data"
+    tables = [
+        t
+        for sub in sorted(p for p in labeled.glob("*") if p.is_dir())
+        if (t := _project_table(sub, scorer)) is not None
+    ]
+    if not tables:
+        raise DpkError(
+            f"{folder}: no labelled frames: no labeled-data/*/CollectedData_*.h5 or .csv"
+        )
+    return tables
 
 
 def load_dlc_project(project: str | Path, *, channels: Channels = "auto") -> Labels:
@@ -311,17 +362,7 @@ def load_dlc_project(project: str | Path, *, channels: Channels = "auto") -> Lab
         raise DpkError(f"{config}: 'bodyparts' must be a list of keypoint names")
     bodyparts = [str(b) for b in bodyparts]
     skeleton = skeleton_from_pairs(bodyparts, cfg.get("skeleton") or [], source=str(config))
-    scorer = str(cfg["scorer"]) if cfg.get("scorer") else None
-    labeled = folder / "labeled-data"
-    tables = [
-        t
-        for sub in sorted(p for p in labeled.glob("*") if p.is_dir())
-        if (t := _project_table(sub, scorer)) is not None
-    ]
-    if not tables:
-        raise DpkError(
-            f"{folder}: no labelled frames: no labeled-data/*/CollectedData_*.h5 or .csv"
-        )
+    tables = _project_tables(folder, cfg)
     parts = []
     paths: list[Path] = []
     for table_path in tables:
@@ -404,3 +445,311 @@ def load_dlc(
         channels=channels,
     )
     return labels
+
+
+# --------------------------------------------------------------------------- multi-animal
+def _is_multi_config(cfg: dict) -> bool:
+    return bool(cfg.get("multianimalproject")) or cfg.get("bodyparts") == "MULTI!"
+
+
+def is_multi_animal_dlc(path: str | Path) -> bool:
+    """Whether ``path`` holds multi-animal DeepLabCut labels: a project (folder or
+    ``config.yaml``) with ``multianimalproject: true``, or a table with an ``individuals``
+    header row (never raises: False for anything unreadable)."""
+    path = Path(path)
+    if path.is_dir() or path.name == "config.yaml":
+        config = path / "config.yaml" if path.is_dir() else path
+        try:
+            return _is_multi_config(_read_config(config))
+        except DpkError:
+            return False
+    return path.is_file() and is_multi_animal_table(path)
+
+
+def _names_list(cfg: dict, key: str, config: Path) -> list[str]:
+    value = cfg.get(key) or []
+    if not isinstance(value, list):
+        raise LabelsError(f"{config}: '{key}' must be a list of names, not {value!r}")
+    return [str(v) for v in value]
+
+
+@dataclass
+class _Animals:
+    """The keypoints of a multi-animal table, by individual.
+
+    Attributes:
+        names: The individuals (``single`` excluded), in column order.
+        bodyparts: The body parts of every individual, in the order used.
+        values: float32 (N, A, K, 2) x, y; NaN = missing.
+        unique: The unique body parts (those of ``single``).
+    """
+
+    names: list[str]
+    bodyparts: list[str]
+    values: np.ndarray
+    unique: list[str]
+
+
+def _parts_of(table: DlcTable, individual: str) -> list[str]:
+    assert table.individuals is not None
+    return [b for i, b in zip(table.individuals, table.bodyparts, strict=True) if i == individual]
+
+
+def _check_same_parts(table: DlcTable, names: list[str]) -> list[str]:
+    """The individuals' common body parts (in the first one's order), or a one-line error."""
+    parts = {name: _parts_of(table, name) for name in names}
+    first = parts[names[0]]
+    differing = [n for n in names[1:] if sorted(parts[n]) != sorted(first)]
+    if differing:
+        text = "; ".join(f"{n}: {', '.join(parts[n])}" for n in [names[0], *differing])
+        raise LabelsError(
+            f"{table.path}: individuals have different body parts ({text}); every individual "
+            "needs the same body parts (DeepLabCut's multianimalbodyparts): add the missing "
+            "columns (empty) or move unique ones under the individual 'single'"
+        )
+    return first
+
+
+def _animals(table: DlcTable, bodyparts: Sequence[str] | None, unique: Sequence[str]) -> _Animals:
+    """Split a multi-animal table into individuals (see the module notes for the rules)."""
+    source = str(table.path)
+    assert table.individuals is not None
+    names = list(dict.fromkeys(i for i in table.individuals if i != SINGLE))
+    if not names:
+        raise LabelsError(
+            f"{source}: only the individual 'single' (unique body parts) has columns; a "
+            "per-animal model needs the animals' body parts (multianimalbodyparts)"
+        )
+    parts = _check_same_parts(table, names)
+    wanted = list(bodyparts) if bodyparts is not None else parts
+    unknown = [b for b in parts if b not in wanted]
+    if unknown:
+        listed = " (listed there as uniquebodyparts)" if set(unknown) & set(unique) else ""
+        raise LabelsError(
+            f"{source}: individuals have body part(s) {', '.join(map(repr, unknown))} that "
+            f"config.yaml's multianimalbodyparts ({', '.join(wanted)}) lacks{listed}; add "
+            "them to multianimalbodyparts"
+        )
+    absent = [b for b in wanted if b not in parts]
+    if absent:
+        warnings.warn(
+            f"{source}: no columns for {', '.join(absent)}; they are missing in these frames",
+            stacklevel=4,
+        )
+    column = {(i, b): k for k, (i, b) in enumerate(zip(table.individuals, table.bodyparts))}
+    values = np.full((len(table.index), len(names), len(wanted), 2), np.nan, np.float32)
+    for a, name in enumerate(names):
+        for k, part in enumerate(wanted):
+            if (name, part) in column:
+                values[:, a, k] = table.values[:, column[(name, part)], :2]
+    return _Animals(names, wanted, values, _parts_of(table, SINGLE))
+
+
+def _frame_numbers(entries: Sequence[str]) -> list[int]:
+    """Frame index of each image of one folder (see the module notes)."""
+    numbers = [_frame_number(e, -1) for e in entries]
+    if min(numbers, default=0) < 0 or len(set(numbers)) != len(numbers):
+        return list(range(len(entries)))
+    return numbers
+
+
+def _resolve_images(
+    table: DlcTable, rows: Sequence[int], project_dir: Path | None
+) -> dict[int, Path]:
+    """The image file of each row, or a one-line error listing the missing ones."""
+    found: dict[int, Path] = {}
+    missing: list[str] = []
+    for row in rows:
+        entry = table.index[row]
+        path, tried = _find_image(entry, table.path.parent, project_dir)
+        if path is None:
+            missing.append(f"{entry} (looked for {', '.join(str(t) for t in tried)})")
+        else:
+            found[row] = path
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise LabelsError(
+            f"{table.path}: {len(missing)} of {len(rows)} labelled image file(s) not found: "
+            f"{'; '.join(missing[:3])}{more}"
+        )
+    return found
+
+
+def _folder_labels(
+    table: DlcTable,
+    animals: _Animals,
+    skeleton: Skeleton,
+    folder: Path,
+    images: dict[int, Path],
+) -> SleapLabels:
+    """The labelled images of one folder as one image-sequence video."""
+    rows = list(images)
+    numbers = _frame_numbers([table.index[r] for r in rows])
+    files: list[Path] = [folder] * (max(numbers) + 1)  # frames nobody extracted: never read
+    instances: dict[int, np.ndarray] = {}
+    tracks: dict[int, list[str | None]] = {}
+    for row, number in zip(rows, numbers, strict=True):
+        points = animals.values[row]
+        present = np.isfinite(points).all(axis=-1).any(axis=-1)
+        files[number] = images[row]
+        instances[number] = points[present]
+        tracks[number] = [n for n, p in zip(animals.names, present, strict=True) if p]
+    return SleapLabels(
+        path=table.path,
+        skeleton=skeleton,
+        video_path=folder,
+        frame_indices=np.array(sorted(instances), dtype=np.int64),
+        instances=instances,
+        tracks=tracks,
+        track_names=list(animals.names),
+        image_files=files,
+    )
+
+
+def _table_instances(
+    table: DlcTable,
+    *,
+    project_dir: Path | None,
+    bodyparts: Sequence[str] | None,
+    unique: Sequence[str],
+    skeleton: Skeleton | None,
+) -> tuple[list[SleapLabels], _Animals]:
+    """One :class:`SleapLabels` per image folder of a multi-animal table."""
+    if not table.is_multi_animal:
+        raise LabelsError(
+            f"{table.path}: a single-animal table (no 'individuals' header row) in a "
+            "multi-animal project; convert it with deeplabcut.convert2_maDLC(config)"
+        )
+    animals = _animals(table, bodyparts, unique)
+    labelled = np.isfinite(animals.values).all(axis=-1).any(axis=-1)  # (N, A)
+    rows = [int(r) for r in np.flatnonzero(labelled.any(axis=1))]
+    images = _resolve_images(table, rows, project_dir)
+    skeleton = skeleton or Skeleton.from_names(animals.bodyparts)
+    by_folder: dict[Path, dict[int, Path]] = {}
+    for row in rows:
+        by_folder.setdefault(images[row].parent, {})[row] = images[row]
+    parts = [
+        _folder_labels(table, animals, skeleton, folder, found)
+        for folder, found in by_folder.items()
+    ]
+    return parts, animals
+
+
+def _check_keypoints(
+    source: str, keypoints: Sequence[str] | None, bodyparts: Sequence[str], unique: Sequence[str]
+) -> None:
+    """Refuse unique body parts among the keypoints to train, and warn that they are left out."""
+    unique = [u for u in dict.fromkeys(unique) if u not in bodyparts]
+    asked = [k for k in keypoints or [] if k in unique]
+    if asked:
+        raise LabelsError(
+            f"{source}: {', '.join(map(repr, asked))} are unique body parts (individual "
+            "'single'), not parts of each animal; remove them from the spec's skeleton (a "
+            "per-animal model on crops or an anchor model learns the animals' body parts: "
+            f"{', '.join(bodyparts)})"
+        )
+    if unique:
+        warnings.warn(
+            f"{source}: unique body part(s) {', '.join(unique)} (individual 'single') belong "
+            "to no animal; per-animal crops and anchors leave them out",
+            stacklevel=3,
+        )
+
+
+def _warn_unlabelled(source: str, names: Sequence[str], labelled: set[str]) -> None:
+    never = [n for n in dict.fromkeys(names) if n not in labelled]
+    if never:
+        warnings.warn(
+            f"{source}: individual(s) {', '.join(never)} have no labelled keypoint in any "
+            "image; they give no examples",
+            stacklevel=3,
+        )
+
+
+def _project_instances(config: Path) -> tuple[list[SleapLabels], list[str], list[str], list[str]]:
+    """Every folder of a multi-animal project: (videos, individuals, body parts, unique)."""
+    cfg = _read_config(config)
+    if not _is_multi_config(cfg):
+        raise LabelsError(
+            f"{config}: a single-animal DeepLabCut project (no multianimalproject: true); "
+            "read it with load_dlc"
+        )
+    bodyparts = _names_list(cfg, "multianimalbodyparts", config)
+    unique = _names_list(cfg, "uniquebodyparts", config)
+    if not bodyparts:
+        raise LabelsError(f"{config}: 'multianimalbodyparts' must list the animals' body parts")
+    pairs = [p for p in cfg.get("skeleton") or [] if not set(map(str, p)) & set(unique)]
+    skeleton = skeleton_from_pairs(bodyparts, pairs, source=str(config))
+    videos: list[SleapLabels] = []
+    names = _names_list(cfg, "individuals", config)
+    for path in _project_tables(config.parent, cfg):
+        table = _read_project_table(path, multi_animal=True)
+        if not table.index:
+            continue
+        parts, animals = _table_instances(
+            table,
+            project_dir=config.parent,
+            bodyparts=bodyparts,
+            unique=unique,
+            skeleton=skeleton,
+        )
+        videos += parts
+        names += animals.names
+        unique = unique + animals.unique
+    return videos, names, bodyparts, unique
+
+
+def load_dlc_instances(
+    path: str | Path,
+    *,
+    project_dir: str | Path | None = None,
+    keypoints: Sequence[str] | None = None,
+) -> list[SleapLabels]:
+    """Read multi-animal DeepLabCut labels as SLEAP-style instances, one video per folder.
+
+    Args:
+        path: A multi-animal project folder or its ``config.yaml``, or one
+            ``CollectedData*.csv|.h5`` table with an ``individuals`` header row.
+        project_dir: Folder a table's image paths are relative to (see :func:`load_dlc`).
+        keypoints: The keypoint names the caller will train (the spec's skeleton), to
+            refuse unique body parts among them with a message that says why.
+
+    Returns:
+        One :class:`~dpk.runtime.formats.sleap.SleapLabels` per image folder (its
+        ``image_files`` are the images, ``frame_indices`` their frame numbers), instances
+        of every individual labelled in an image, in column order, tracks named by the
+        individuals; frames are decoded only by ``iter_frames``.
+
+    Raises:
+        LabelsError: A single-animal project or table, individuals with different body
+            parts, unique body parts among ``keypoints``, body parts the config lacks,
+            missing images or no labelled image; every message names the file and the fix.
+    """
+    path = Path(path)
+    if path.is_dir() or path.name == "config.yaml":
+        config = path / "config.yaml" if path.is_dir() else path
+        videos, names, bodyparts, unique = _project_instances(config)
+        source = str(config)
+    else:
+        table = read_dlc_table(path, multi_animal=True)
+        if project_dir is None and path.parent.parent.name == "labeled-data":
+            project_dir = path.parent.parent.parent
+        videos, animals = _table_instances(
+            table,
+            project_dir=Path(project_dir) if project_dir is not None else None,
+            bodyparts=None,
+            unique=[],
+            skeleton=None,
+        )
+        names = animals.names
+        bodyparts, unique, source = animals.bodyparts, animals.unique, str(path)
+    _check_keypoints(source, keypoints, bodyparts, unique)
+    _warn_unlabelled(
+        source, names, {t for v in videos for ts in v.tracks.values() for t in ts if t}
+    )
+    if not videos:
+        raise LabelsError(
+            f"{source}: no labelled frames (no image has a labelled individual; label some "
+            "frames in DeepLabCut first)"
+        )
+    return videos

@@ -4,10 +4,17 @@ A DeepLabCut table has one row per image or frame and three column header levels
 (``scorer``, ``bodyparts``, ``coords``). Labelled data (``CollectedData_*``) has ``x`` and
 ``y`` per keypoint; analysis output also has ``likelihood``. The first column (or, since
 DeepLabCut 2.3, the first three: ``labeled-data``, video, file name) is the index. The
-HDF5 version is pandas' ``to_hdf`` "fixed" layout, read here with h5py alone.
+HDF5 version is pandas' ``to_hdf`` "fixed" layout (key ``df_with_missing``), read here
+with h5py alone; pandas' "table" layout is read with pandas when it is installed.
 
-Multi-animal tables (an ``individuals`` header row) are refused with a message that says
-how to convert them.
+Multi-animal tables have a fourth header level, ``individuals``, between ``scorer`` and
+``bodyparts`` (DeepLabCut's level names, in this order, in the CSV's first column and in
+the HDF5 file's level names); the animal-independent ``uniquebodyparts`` sit under an
+individual named ``single``. They are read only when asked for (``multi_animal=True``,
+as :func:`dpk.runtime.formats.dlc.load_dlc_instances` does); every other reader refuses
+them with :data:`MULTI_ANIMAL_HINT`. Each keypoint column of such a table is one
+(individual, bodypart) pair: :attr:`DlcTable.individuals` runs beside
+:attr:`DlcTable.bodyparts`.
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ from dpk.specs.errors import DpkError
 __all__ = [
     "COORDS",
     "MULTI_ANIMAL_HINT",
+    "MULTI_LEVELS",
+    "SINGLE",
     "DlcTable",
+    "is_multi_animal_table",
     "read_dlc_csv_table",
     "read_dlc_h5_table",
     "read_dlc_table",
@@ -35,10 +45,15 @@ __all__ = [
 
 COORDS = ("x", "y", "likelihood")
 MULTI_ANIMAL_HINT = (
-    "multi-animal DeepLabCut labels (an 'individuals' header row) are not supported; "
-    "convert them to SLEAP with sleap-io (sio.save_slp(sio.load_dlc(path), 'labels.slp')) "
-    "and train from the .slp with data.crop"
+    "a multi-animal DeepLabCut table (an 'individuals' header row), which this reader takes "
+    "one animal per row from; to train on it set data.crop (a pose model on crops around "
+    "each animal) or targets.anchor (an anchor model) in the spec, or read it with "
+    "dpk.runtime.formats.dlc.load_dlc_instances"
 )
+SINGLE = "single"
+"""The individual DeepLabCut files its ``uniquebodyparts`` under."""
+MULTI_LEVELS = ("scorer", "individuals", "bodyparts", "coords")
+"""The column levels of a multi-animal table, in DeepLabCut's order."""
 
 
 @dataclass
@@ -51,6 +66,9 @@ class DlcTable:
         scorer: The scorer named in the header.
         bodyparts: Keypoint names in column order.
         values: float64 (N, K, 2) x, y, or (N, K, 3) x, y, likelihood; NaN = missing.
+        individuals: For a multi-animal table, the individual of each keypoint column
+            (``bodyparts[k]`` of ``individuals[k]``; ``single`` for unique body parts);
+            None for a single-animal table.
     """
 
     path: Path
@@ -58,6 +76,12 @@ class DlcTable:
     scorer: str
     bodyparts: list[str]
     values: np.ndarray
+    individuals: list[str] | None = None
+
+    @property
+    def is_multi_animal(self) -> bool:
+        """Whether the table has an ``individuals`` level."""
+        return self.individuals is not None
 
     @property
     def has_likelihood(self) -> bool:
@@ -66,18 +90,18 @@ class DlcTable:
 
 
 # --------------------------------------------------------------------------- tables
-def _table_from_columns(
-    path: Path,
-    index: list[str],
-    columns: list[tuple[str, str, str]],
-    data: np.ndarray,
-) -> DlcTable:
-    """Assemble a table from (scorer, bodypart, coord) columns and an (N, columns) matrix."""
-    source = str(path)
-    bodyparts: list[str] = []
-    where: dict[tuple[str, str], int] = {}
-    scorers = {scorer for scorer, _, _ in columns}
-    for j, (_, bodypart, coord) in enumerate(columns):
+Column = tuple[str, str, str, str]
+"""(scorer, individual, bodypart, coord) of one column; individual ``""`` when single-animal."""
+
+
+def _keypoint_name(individual: str, bodypart: str) -> str:
+    return f"bodypart {bodypart!r} of individual {individual!r}" if individual else repr(bodypart)
+
+
+def _keypoint_columns(source: str, columns: list[Column]) -> dict[tuple[str, str, str], int]:
+    """Column number of every (individual, bodypart, coord), checked."""
+    where: dict[tuple[str, str, str], int] = {}
+    for j, (_, individual, bodypart, coord) in enumerate(columns):
         if coord not in COORDS:
             raise DpkError(
                 f"{source}: unknown coordinate {coord!r} for bodypart {bodypart!r} in the "
@@ -85,34 +109,56 @@ def _table_from_columns(
             )
         if not bodypart:
             raise DpkError(f"{source}: column {j + 1} has no bodypart name in the header")
-        if (bodypart, coord) in where:
-            raise DpkError(f"{source}: bodypart {bodypart!r} has two {coord!r} columns")
-        where[(bodypart, coord)] = j
-        if bodypart not in bodyparts:
-            bodyparts.append(bodypart)
-    if not bodyparts:
+        if (individual, bodypart, coord) in where:
+            raise DpkError(
+                f"{source}: {_keypoint_name(individual, bodypart)} has two {coord!r} columns"
+            )
+        where[(individual, bodypart, coord)] = j
+    return where
+
+
+def _table_from_columns(
+    path: Path,
+    index: list[str],
+    columns: list[Column],
+    data: np.ndarray,
+    *,
+    multi_animal: bool = False,
+) -> DlcTable:
+    """Assemble a table from (scorer, individual, bodypart, coord) columns and an
+    (N, columns) matrix; keypoints in the order of their first column."""
+    source = str(path)
+    where = _keypoint_columns(source, columns)
+    keys = list(dict.fromkeys((i, b) for _, i, b, _ in columns))
+    if not keys:
         raise DpkError(f"{source}: the table has no keypoint columns")
-    incomplete = [b for b in bodyparts if (b, "x") not in where or (b, "y") not in where]
+    if multi_animal and any(not i for i, _ in keys):
+        raise DpkError(f"{source}: a column has no name in the 'individuals' header row")
+    incomplete = [
+        _keypoint_name(i, b)
+        for i, b in keys
+        if (i, b, "x") not in where or (i, b, "y") not in where
+    ]
     if incomplete:
-        raise DpkError(
-            f"{source}: bodypart(s) {', '.join(map(repr, incomplete))} lack an x or y column"
-        )
-    with_likelihood = [b for b in bodyparts if (b, "likelihood") in where]
-    if with_likelihood and len(with_likelihood) != len(bodyparts):
+        raise DpkError(f"{source}: {', '.join(incomplete)} lack(s) an x or y column")
+    with_likelihood = [k for k in keys if (*k, "likelihood") in where]
+    if with_likelihood and len(with_likelihood) != len(keys):
         raise DpkError(f"{source}: only some bodyparts have a likelihood column")
     coords = COORDS if with_likelihood else COORDS[:2]
-    picks = [[where[(b, c)] for c in coords] for b in bodyparts]
+    picks = [[where[(i, b, c)] for c in coords] for i, b in keys]
     values = (
         data[:, np.asarray(picks, dtype=np.int64)]
         if len(data)
-        else np.zeros((0, len(bodyparts), len(coords)))
+        else np.zeros((0, len(keys), len(coords)))
     )
+    scorers = {scorer for scorer, _, _, _ in columns}
     return DlcTable(
         path=path,
         index=index,
         scorer=sorted(scorers)[0] if len(scorers) == 1 else ",".join(sorted(scorers)),
-        bodyparts=bodyparts,
+        bodyparts=[b for _, b in keys],
         values=np.asarray(values, dtype=np.float64),
+        individuals=[i for i, _ in keys] if multi_animal else None,
     )
 
 
@@ -128,14 +174,7 @@ def _parse_number(cell: str, source: str, line: int, column: str) -> float:
         ) from None
 
 
-def read_dlc_csv_table(path: str | Path) -> DlcTable:
-    """Read a DeepLabCut CSV (labels or predictions) without its images.
-
-    Raises:
-        DpkError: Wrong header rows, cells that are not numbers, rows of the wrong length
-            or a multi-animal file; the message names the file and line.
-    """
-    path = Path(path)
+def _csv_rows(path: Path) -> list[list[str]]:
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -143,38 +182,71 @@ def read_dlc_csv_table(path: str | Path) -> DlcTable:
         raise DpkError(f"{source}: file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise DpkError(f"{source}: cannot read the file ({error})") from None
-    rows = [row for row in csv.reader(io.StringIO(text))]
-    expected = ("scorer", "bodyparts", "coords")
-    if len(rows) < 3:
+    return [row for row in csv.reader(io.StringIO(text))]
+
+
+def _csv_header(rows: list[list[str]], source: str, multi_animal: bool) -> tuple[str, ...]:
+    """The header rows' names (three, or four with ``individuals``), checked."""
+    heads = [row[0].strip().lower() if row else "" for row in rows[:4]]
+    multi = len(heads) > 1 and heads[1] == "individuals"
+    if multi and not multi_animal:
+        raise DpkError(f"{source}: {MULTI_ANIMAL_HINT}")
+    expected = MULTI_LEVELS if multi else ("scorer", "bodyparts", "coords")
+    if len(rows) < len(expected):
         raise DpkError(
-            f"{source}: a DeepLabCut CSV starts with three header rows "
+            f"{source}: a DeepLabCut CSV starts with {('three', 'four')[len(expected) - 3]} "
+            "header rows "
             f"({', '.join(expected)}); the file has {len(rows)} line(s)"
         )
-    heads = [row[0].strip().lower() if row else "" for row in rows[:3]]
-    if heads[1] == "individuals":
-        raise DpkError(f"{source}: {MULTI_ANIMAL_HINT}")
-    for number, (head, want) in enumerate(zip(heads, expected, strict=True), start=1):
+    for number, (head, want) in enumerate(zip(heads, expected, strict=False), start=1):
         if head != want:
             raise DpkError(
                 f"{source}: line {number} should start with {want!r} (a DeepLabCut CSV "
                 f"has the header rows {', '.join(expected)}), found {rows[number - 1][:1]}"
             )
-    width = len(rows[2])
-    if len(rows[0]) != width or len(rows[1]) != width:
+    widths = [len(row) for row in rows[: len(expected)]]
+    if len(set(widths)) > 1:
         raise DpkError(
-            f"{source}: the three header rows have {len(rows[0])}, {len(rows[1])} and "
-            f"{width} cells; they must have the same number"
+            f"{source}: the header rows have {', '.join(map(str, widths))} cells; they must "
+            "have the same number"
         )
+    return expected
+
+
+def read_dlc_csv_table(path: str | Path, *, multi_animal: bool = False) -> DlcTable:
+    """Read a DeepLabCut CSV (labels or predictions) without its images.
+
+    Args:
+        path: The ``.csv`` file.
+        multi_animal: Read a multi-animal table (an ``individuals`` header row) instead of
+            refusing it.
+
+    Raises:
+        DpkError: Wrong header rows, cells that are not numbers, rows of the wrong length
+            or (unless ``multi_animal``) a multi-animal file; the message names the file
+            and line.
+    """
+    path = Path(path)
+    source = str(path)
+    rows = _csv_rows(path)
+    levels = _csv_header(rows, source, multi_animal)
+    n_head = len(levels)
+    width = len(rows[n_head - 1])
     n_index = 1
-    while n_index < width and rows[2][n_index].strip() == "":
+    while n_index < width and rows[n_head - 1][n_index].strip() == "":
         n_index += 1
-    columns = [
-        (rows[0][j].strip(), rows[1][j].strip(), rows[2][j].strip().lower())
+    columns: list[Column] = [
+        (
+            rows[0][j].strip(),
+            rows[1][j].strip() if n_head == 4 else "",
+            rows[n_head - 2][j].strip(),
+            rows[n_head - 1][j].strip().lower(),
+        )
         for j in range(n_index, width)
     ]
     index: list[str] = []
     data: list[list[float]] = []
-    for number, row in enumerate(rows[3:], start=4):
+    for number, row in enumerate(rows[n_head:], start=n_head + 1):
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != width:
@@ -185,13 +257,13 @@ def read_dlc_csv_table(path: str | Path) -> DlcTable:
         data.append(
             [
                 _parse_number(
-                    row[j], source, number, f"{columns[j - n_index][1]}.{columns[j - n_index][2]}"
+                    row[j], source, number, f"{columns[j - n_index][2]}.{columns[j - n_index][3]}"
                 )
                 for j in range(n_index, width)
             ]
         )
     matrix = np.asarray(data, dtype=np.float64).reshape(len(data), len(columns))
-    return _table_from_columns(path, index, columns, matrix)
+    return _table_from_columns(path, index, columns, matrix, multi_animal=n_head == 4)
 
 
 def _attr_text(value: object) -> str:
@@ -233,15 +305,45 @@ def _read_index(group: h5py.Group, key: str, source: str) -> list[tuple[str, ...
     raise DpkError(f"{source}: unknown pandas index variety {variety!r} for {key!r}")
 
 
-def _read_fixed_frame(group: h5py.Group, source: str) -> DlcTable:
-    columns = _read_index(group, "axis0", source)
-    if columns and len(columns[0]) == 4:
+def _level_names(group: h5py.Group, n_levels: int) -> list[str | None]:
+    """The stored names of the column levels (None where pandas stored no name)."""
+    names: list[str | None] = []
+    for level in range(n_levels):
+        node = group.get(f"axis0_level{level}")
+        name = _attr_text(node.attrs.get("name", b"N.")) if node is not None else "N."
+        names.append(None if name == "N." else name)
+    return names
+
+
+def _named_columns(
+    columns: list[tuple], names: list[str | None], source: str, multi_animal: bool
+) -> list[Column]:
+    """Columns of three levels (scorer, bodyparts, coords) or, multi-animal, four
+    (scorer, individuals, bodyparts, coords), as :data:`Column` tuples."""
+    n_levels = len(names)
+    if n_levels == 4 and not multi_animal:
         raise DpkError(f"{source}: {MULTI_ANIMAL_HINT}")
-    if columns and len(columns[0]) != 3:
+    expected = MULTI_LEVELS if n_levels == 4 else ("scorer", "bodyparts", "coords")
+    if n_levels not in (3, 4):
         raise DpkError(
-            f"{source}: expected columns with three levels (scorer, bodyparts, coords), "
-            f"found {len(columns[0])}"
+            f"{source}: expected columns with three levels (scorer, bodyparts, coords) or "
+            f"four ({', '.join(MULTI_LEVELS)}), found {n_levels}"
         )
+    wrong = [(n, e) for n, e in zip(names, expected, strict=True) if n is not None and n != e]
+    if wrong:
+        raise DpkError(
+            f"{source}: the column levels are named {', '.join(str(n) for n in names)}; a "
+            f"DeepLabCut table has {', '.join(expected)}"
+        )
+    if n_levels == 4:
+        return [(str(s), str(i), str(b), str(c).lower()) for s, i, b, c in columns]
+    return [(str(s), "", str(b), str(c).lower()) for s, b, c in columns]
+
+
+def _read_fixed_frame(group: h5py.Group, source: str, multi_animal: bool) -> DlcTable:
+    columns = _read_index(group, "axis0", source)
+    n_levels = len(columns[0]) if columns else 3
+    named = _named_columns(columns, _level_names(group, n_levels), source, multi_animal)
     rows = _read_index(group, "axis1", source)
     index = ["/".join(p.replace("\\", "/") for p in parts if p) for parts in rows]
     position = {column: j for j, column in enumerate(columns)}
@@ -263,11 +365,10 @@ def _read_fixed_frame(group: h5py.Group, source: str) -> DlcTable:
             )
         for j, item in enumerate(items):
             data[:, position[item]] = values[:, j]
-    named = [(str(s), str(b), str(c).lower()) for s, b, c in columns]
-    return _table_from_columns(Path(source), index, named, data)
+    return _table_from_columns(Path(source), index, named, data, multi_animal=n_levels == 4)
 
 
-def _read_with_pandas(path: Path, key: str) -> DlcTable:
+def _read_with_pandas(path: Path, key: str, multi_animal: bool) -> DlcTable:
     source = str(path)
     try:
         import pandas as pd  # optional: only for pandas "table" layouts
@@ -283,26 +384,32 @@ def _read_with_pandas(path: Path, key: str) -> DlcTable:
             "pandas and PyTables: pip install pandas tables (or use the CollectedData CSV "
             "beside it)"
         ) from None
-    if frame.columns.nlevels == 4:
-        raise DpkError(f"{source}: {MULTI_ANIMAL_HINT}")
-    if frame.columns.nlevels != 3:
-        raise DpkError(f"{source}: expected three column levels (scorer, bodyparts, coords)")
+    names = [None if n is None else str(n) for n in frame.columns.names]
+    columns = _named_columns(list(frame.columns), names, source, multi_animal)
     index = [
-        "/".join(str(p) for p in (k if isinstance(k, tuple) else (k,)) if str(p))
+        "/".join(str(p).replace("\\", "/") for p in (k if isinstance(k, tuple) else (k,)) if str(p))
         for k in frame.index
     ]
-    columns = [(str(s), str(b), str(c).lower()) for s, b, c in frame.columns]
-    return _table_from_columns(path, index, columns, frame.to_numpy(dtype=np.float64))
+    return _table_from_columns(
+        path, index, columns, frame.to_numpy(dtype=np.float64), multi_animal=len(names) == 4
+    )
 
 
-def read_dlc_h5_table(path: str | Path) -> DlcTable:
+def read_dlc_h5_table(path: str | Path, *, multi_animal: bool = False) -> DlcTable:
     """Read a DeepLabCut HDF5 table (``CollectedData_*.h5`` or an analysis ``.h5``).
 
     The "fixed" layout (what DeepLabCut writes for labels) is read with h5py alone. The
     "table" layout needs pandas and PyTables; without them the error says what to install.
+    The pandas frame under ``df_with_missing`` (DeepLabCut's key) is read, else the first.
+
+    Args:
+        path: The ``.h5`` file.
+        multi_animal: Read a multi-animal table (an ``individuals`` column level) instead
+            of refusing it.
 
     Raises:
-        DpkError: Not HDF5, no pandas frame inside, a multi-animal file, or damaged data.
+        DpkError: Not HDF5, no pandas frame inside, a multi-animal file (unless
+            ``multi_animal``), column levels of other names, or damaged data.
     """
     path = Path(path)
     source = str(path)
@@ -321,18 +428,63 @@ def read_dlc_h5_table(path: str | Path) -> DlcTable:
         key, kind = next(((k, t) for k, t in frames if k == "df_with_missing"), frames[0])
         if kind == "frame":
             try:
-                return _read_fixed_frame(f[key], source)
+                return _read_fixed_frame(f[key], source, multi_animal)
             except (KeyError, ValueError, OSError) as error:
                 raise DpkError(
                     f"{source}: cannot read the pandas table {key!r} ({error}); the file may "
                     "be damaged, or use the CollectedData CSV beside it"
                 ) from None
-    return _read_with_pandas(path, key)
+    return _read_with_pandas(path, key, multi_animal)
 
 
-def read_dlc_table(path: str | Path) -> DlcTable:
-    """Read a DeepLabCut table from a ``.csv`` or ``.h5`` file."""
+def read_dlc_table(path: str | Path, *, multi_animal: bool = False) -> DlcTable:
+    """Read a DeepLabCut table from a ``.csv`` or ``.h5`` file (multi-animal tables only
+    with ``multi_animal``; see :func:`read_dlc_csv_table`)."""
     path = Path(path)
     if path.suffix.lower() in (".h5", ".hdf5"):
-        return read_dlc_h5_table(path)
-    return read_dlc_csv_table(path)
+        return read_dlc_h5_table(path, multi_animal=multi_animal)
+    return read_dlc_csv_table(path, multi_animal=multi_animal)
+
+
+def is_multi_animal_table(path: str | Path) -> bool:
+    """Whether a DeepLabCut ``.csv`` or ``.h5`` table has an ``individuals`` level, from its
+    header alone (False for anything unreadable: the reader then says what is wrong)."""
+    path = Path(path)
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        return _h5_levels(path) == 4
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            handle.readline()
+            second = handle.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return second.split(",")[0].strip().lower() == "individuals"
+
+
+def _h5_levels(path: Path) -> int:
+    """The number of column levels of the table in a DeepLabCut HDF5 file (0: unknown)."""
+    try:
+        with h5py.File(path, "r") as f:
+            groups = {
+                k: g for k, g in f.items() if isinstance(g, h5py.Group) and "pandas_type" in g.attrs
+            }
+            if not groups:
+                return 0
+            key = "df_with_missing" if "df_with_missing" in groups else next(iter(groups))
+            group = groups[key]
+            if _attr_text(group.attrs.get("pandas_type", b"")) == "frame":
+                return int(group.attrs.get("axis0_nlevels", 1))
+    except (OSError, ValueError, KeyError):
+        return 0
+    return _table_layout_levels(path, key)
+
+
+def _table_layout_levels(path: Path, key: str) -> int:
+    """Column levels of a pandas "table" layout frame (read with pandas; 0 without it, or
+    when pandas cannot read it: the reader then says why)."""
+    try:
+        import pandas as pd
+
+        return int(pd.read_hdf(path, key=key, stop=0).columns.nlevels)
+    except Exception:  # optional dependency; damaged files raise many kinds
+        return 0
