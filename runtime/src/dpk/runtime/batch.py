@@ -61,6 +61,7 @@ FORMAT_SUFFIXES = {
     "nwb": ".nwb",
     "dlc": ".dlc.csv",
     "coco": ".coco.json",
+    "analysis": ".analysis.h5",
 }
 """The ending of each format's output file in a batch output folder."""
 

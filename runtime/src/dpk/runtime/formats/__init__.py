@@ -5,20 +5,24 @@ content check); :func:`save_predictions`, :func:`load_predictions`, :func:`check
 and the CLI's ``--format`` choices all come from it. Writers go through a temporary file
 and a rename, so a crash never leaves a half-written file that looks complete.
 
-======== ===================== ================================================
-format   suffixes              module
-======== ===================== ================================================
-``csv``  ``.csv``              ``table_csv``: ``frame,NAME_x,NAME_y,NAME_conf``
-``h5``   ``.h5``, ``.hdf5``    ``predictions_h5``: keypoints, skeleton, model spec
-``slp``  ``.slp``              ``sleap`` (needs ``dpk-runtime[sleap]``)
-``nwb``  ``.nwb``              ``nwb``: ndx-pose (needs ``dpk-runtime[sleap]``)
-``dlc``  ``.csv``, ``.h5``     ``dlc_predictions``: DeepLabCut analysis table
-``coco`` ``.json``             ``coco``: COCO keypoints (``poses.coco.json``)
-======== ===================== ================================================
+============ ======================= ================================================
+format       suffixes                module
+============ ======================= ================================================
+``csv``      ``.csv``                ``table_csv``: ``frame,NAME_x,NAME_y,NAME_conf``
+``h5``       ``.h5``, ``.hdf5``      ``predictions_h5``: keypoints, skeleton, model spec
+``slp``      ``.slp``                ``sleap`` (needs ``dpk-runtime[sleap]``)
+``nwb``      ``.nwb``                ``nwb``: ndx-pose (needs ``dpk-runtime[sleap]``)
+``dlc``      ``.csv``, ``.h5``       ``dlc_predictions``: DeepLabCut analysis table
+``coco``     ``.json``               ``coco``: COCO keypoints (``poses.coco.json``)
+``analysis`` ``.analysis.h5``, .h5   ``sleap_analysis``: SLEAP analysis HDF5
+============ ======================= ================================================
 
-A suffix several formats share is written in the first format listed for it (``.csv``:
-dpk's table, ``.h5``: dpk's HDF5; ``--format dlc`` for DeepLabCut's) and read by the
-first whose content check accepts the file. Every writer takes predictions of several
+Suffixes are matched on the end of the file name, the longest first, so
+``poses.analysis.h5`` is a SLEAP analysis file and ``poses.h5`` dpk's HDF5. A suffix
+several formats share is written in the first format listed for it (``.csv``: dpk's
+table, ``.h5``: dpk's HDF5; ``--format dlc`` or ``--format analysis`` for the others) and
+read by the first whose content check accepts the file (whatever the name: a dpk HDF5
+file named ``x.analysis.h5`` is read as dpk's). Every writer takes predictions of several
 animals (an instance axis and tracks; see each module and ``docs/topdown.md``). Label formats (what training reads) live in
 ``dlc``, ``dlc_table``, ``dpk_h5`` and ``sleap``.
 """
@@ -145,6 +149,15 @@ _FORMAT_LIST = (
         detect="is_coco_json",
         takes_options=True,
     ),
+    PredictionFormat(
+        "analysis",
+        (".analysis.h5", ".h5"),
+        "SLEAP analysis HDF5",
+        "dpk.runtime.formats.sleap_analysis",
+        "save_predictions_analysis",
+        "load_predictions_analysis",
+        detect="is_sleap_analysis",
+    ),
 )
 FORMATS: dict[str, PredictionFormat] = {f.name: f for f in _FORMAT_LIST}
 """Prediction formats by name, in the order readers try them for a shared suffix."""
@@ -158,6 +171,18 @@ class FormatError(DpkError):
     """An unknown prediction format, or one whose optional dependency is missing."""
 
 
+def _ends_with(path: Path, suffix: str) -> bool:
+    """Whether the file name ends with ``suffix`` (case-insensitive), more than it."""
+    name = path.name.lower()
+    return name.endswith(suffix) and len(name) > len(suffix)
+
+
+def _known_suffix(path: Path) -> str:
+    """The longest suffix of :data:`FORMATS` that ends the file name, else its suffix."""
+    matches = [s for s in _SUFFIX_FORMAT if _ends_with(path, s)]
+    return max(matches, key=len) if matches else path.suffix.lower()
+
+
 def prediction_format(path: str | os.PathLike, fmt: str | None = None) -> str:
     """The format to write ``path`` in: ``fmt`` when given, else from the suffix.
 
@@ -165,14 +190,14 @@ def prediction_format(path: str | os.PathLike, fmt: str | None = None) -> str:
         FormatError: Unknown format or suffix, or a suffix that contradicts ``fmt``.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = _known_suffix(path)
     known = ", ".join(FORMATS)
     if fmt is not None:
         fmt = fmt.lower()
         if fmt not in FORMATS:
             raise FormatError(f"{path}: unknown format {fmt!r}; use one of {known}")
         allowed = FORMATS[fmt].suffixes
-        if suffix not in allowed:
+        if not any(_ends_with(path, s) for s in allowed):
             raise FormatError(
                 f"{path}: format {fmt!r} writes {' or '.join(allowed)} files; rename the output"
             )
@@ -287,7 +312,8 @@ def _not_read(path: Path, suffix: str) -> DpkError:
             )
         return DpkError(
             f"{path}: an HDF5 file dpk does not recognise (it holds: {_describe_hdf5(path)}); "
-            "dpk reads the .h5 that dpk predict writes and DeepLabCut's pandas tables"
+            "dpk reads the .h5 that dpk predict writes, DeepLabCut's pandas tables and SLEAP "
+            "analysis files"
         )
     readable = sorted({s for f in _FORMAT_LIST if f.load for s in f.suffixes})
     return DpkError(
@@ -310,7 +336,7 @@ def load_predictions(path: str | os.PathLike) -> Predictions:
         raise DpkError(f"{path}: predictions file not found")
     suffix = path.suffix.lower()
     for entry in _FORMAT_LIST:
-        if entry.load is None or suffix not in entry.suffixes:
+        if entry.load is None or not any(_ends_with(path, s) for s in entry.suffixes):
             continue
         if entry.detect is None or entry.function("detect")(path):
             return entry.function("load")(path)
