@@ -182,6 +182,7 @@ def test_nwb_several_animals_one_pose_estimation_each(tmp_path):
         load_dataset(tmp_path / "poses.nwb", source_software="NWB")
     names = predictions.names
     expected = predictions.to_movement()
+    animals = []
     for name in ["alice", "bob"]:
         key = f"PoseEstimation_{name}"
         ds = load_dataset(tmp_path / "poses.nwb", source_software="NWB", pose_estimation_key=key)
@@ -189,6 +190,14 @@ def test_nwb_several_animals_one_pose_estimation_each(tmp_path):
         animal = expected.sel(individuals=[name]).drop_vars(["individuals", "frame"])
         np.testing.assert_array_equal(ds.sel(keypoints=names).position, animal.position)
         np.testing.assert_array_equal(ds.sel(keypoints=names).confidence, animal.confidence)
+        animals.append(ds.assign_coords(individuals=[name]))  # movement names it "clip"
+    # every animal in one dataset, the documented recipe (README, formats/nwb.py)
+    merged = xr.concat(animals, dim="individuals").sel(keypoints=names)
+    ValidPosesInputs.validate(merged)
+    assert merged.individuals.values.tolist() == ["alice", "bob"]
+    np.testing.assert_array_equal(merged.position, expected.position)
+    np.testing.assert_array_equal(merged.confidence, expected.confidence)
+    np.testing.assert_allclose(merged.time + 10 / 25.0, expected.time, rtol=0, atol=1e-12)
 
 
 def movements_own(ds, predictions: Predictions):
@@ -249,3 +258,38 @@ def test_dpk_reads_nwb_files_movement_writes(tmp_path, animals):
         xy = ds.position.values[..., i].transpose(0, 2, 1)
         np.testing.assert_array_equal(back.keypoints[:, :, :2], xy)
         np.testing.assert_array_equal(back.keypoints[:, :, 2], ds.confidence.values[..., i])
+
+
+def _run_with_home(home, code: str) -> None:
+    """Run ``code`` in a fresh Python whose home folder is ``home``."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = os.environ | {"HOME": str(home), "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_dpks_movement_export_leaves_the_home_folder_alone(tmp_path, monkeypatch):
+    """Importing movement writes ``~/.movement/movement.log`` (its ``__init__`` configures a
+    loguru file sink, with no switch before import); dpk's export never imports movement."""
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    (tmp_path / "user").mkdir()
+    _run_with_home(
+        tmp_path / "user",
+        "import sys\n"
+        "from dpk.runtime.formats import load_predictions, save_predictions\n"
+        "from tests.runtime.test_predictions_instances import two_animals\n"
+        "p = two_animals()\n"
+        f"save_predictions({str(tmp_path / 'p.analysis.h5')!r}, p)\n"
+        f"load_predictions({str(tmp_path / 'p.analysis.h5')!r}).to_movement()\n"
+        "p.to_movement()\n"
+        "assert 'movement' not in sys.modules, 'dpk imported movement'\n",
+    )
+    assert list((tmp_path / "user").iterdir()) == []
+    (tmp_path / "other").mkdir()
+    _run_with_home(tmp_path / "other", "import movement.io")  # the fact documented
+    assert (tmp_path / "other" / ".movement" / "movement.log").is_file()

@@ -163,3 +163,37 @@ def test_real_image_folder_writes_nwb_and_the_outputs_after_it(
         assert len(images.external_file) == 6 and images.rate == 1.0
         assert nwbfile.processing["behavior"]["PoseEstimation"]["nose"].data.shape == (6, 2)
     assert load_predictions(nwb).frame_indices.tolist() == list(range(6))
+
+
+def test_two_animals_keep_exact_frames_in_dpk_and_every_animal_in_movement(tmp_path):
+    """Tracks of several animals: one PoseEstimation each. dpk reads the frame numbers of
+    ``--start``/``--step`` back exactly; movement reads every animal with
+    ``pose_estimation_key``, names each by the file's identifier and starts its time at 0
+    (it drops ``starting_time``)."""
+    from tests.runtime.test_predictions_instances import two_animals
+
+    base = two_animals(n=6)
+    predictions = Predictions(  # frames 10, 13, ..., 25 of a 25 fps video
+        keypoints=base.keypoints,
+        frame_indices=np.arange(10, 28, 3),
+        skeleton=base.skeleton,
+        source="/data/clip.mp4",
+        source_info=base.source_info,
+        track_ids=base.track_ids,
+        track_names=base.track_names,
+    )
+    path = tmp_path / "pair.nwb"
+    save_predictions_nwb(path, predictions, WriteOptions(nwb=NwbMetadata(age="P3D")))
+    assert serious(path) == []
+    back = load_predictions(path)
+    tracked = predictions.by_track()
+    assert back.frame_indices.tolist() == [10, 13, 16, 19, 22, 25]
+    assert back.track_names == ["alice", "bob"] and back.fps == 25.0
+    np.testing.assert_allclose(back.keypoints, tracked.keypoints, rtol=1e-6)
+    np.testing.assert_array_equal(back.track_ids, tracked.track_ids)
+    for t, name in enumerate(["alice", "bob"]):
+        ds = load_dataset(path, source_software="NWB", pose_estimation_key=f"PoseEstimation_{name}")
+        assert ds.individuals.values.tolist() == ["clip"] and ds.attrs["fps"] == round(25 / 3, 6)
+        np.testing.assert_allclose(ds.time, np.arange(6) / round(25 / 3, 6))  # not from 10/25
+        xy = ds.sel(keypoints=predictions.names).position.values[..., 0]  # time, space, kp
+        np.testing.assert_allclose(xy.transpose(0, 2, 1), tracked.keypoints[:, t, :, :2])

@@ -14,6 +14,15 @@ compare it with movement 0.15's own dataset); the dataset is built with xarray a
 (movement itself is not needed), and dpk adds a ``frame`` coordinate on ``time`` with the
 video frame index of each row. Unlike movement's file loaders, whose time starts at 0,
 ``time`` is the frame's own time in the video (with ``--start``, it starts later).
+
+dpk never imports movement, and must not: importing ``movement`` writes
+``~/.movement/movement.log`` (its ``__init__`` calls ``logger.configure()``, a loguru file
+sink in ``Path.home() / ".movement"``, the folder made at import). movement (0.15 and its
+main branch) has no documented switch to stop this before import; after import,
+``movement.utils.logging.logger.configure(log_directory=...)`` moves later logs and
+``logger.remove()`` stops them, but the folder is already there. Users who load dpk's
+files with movement get that folder from movement itself; dpk's export leaves the home
+folder alone (a test runs it with an empty ``HOME``).
 """
 
 from __future__ import annotations

@@ -27,6 +27,23 @@ Several animals (predictions with an instance axis): one ``PoseEstimation`` per 
 row (NaN where the animal is absent), all sharing the skeleton and the source video.
 Reading gives one instance row per PoseEstimation, in name order, tracked.
 
+What movement (0.15, ``load_poses.from_nwb_file``) makes of these files:
+
+- it reads one ``PoseEstimation`` (default name ``PoseEstimation``) and names its single
+  individual after the file's ``identifier``; for several animals, read each with
+  ``pose_estimation_key="PoseEstimation_<track>"`` and rename it, then concatenate::
+
+      ds = xr.concat([load_poses.from_nwb_file(path, pose_estimation_key=f"PoseEstimation_{n}")
+                      .assign_coords(individuals=[n]) for n in names], dim="individuals")
+
+  (movement's own writer makes one file per animal, ``identifier`` = the animal's name;
+  ``dpk.runtime.formats.load_predictions(path).to_movement()`` gives every animal, named,
+  in one step);
+- its ``fps`` is the series' ``rate`` (fps / step) and its time ``row / rate``: it drops
+  ``starting_time``, so with ``--start`` its times begin at 0, not at the first frame's
+  time (dpk's own reader keeps the frame numbers exact: ``round(time * fps)``);
+- it sorts keypoints by name.
+
 sleap-io's NWB writer is not used: it cuts the frame rate to an integer and drops the
 rows of frames without a pose.
 """
