@@ -22,7 +22,9 @@ What movement makes of each file (movement 0.15):
   come sorted by name; the individual is the file's ``identifier``. It reads one
   ``PoseEstimation``: for several animals (``PoseEstimation_<track>``) pass
   ``pose_estimation_key``, and each comes back named by the identifier (movement's own
-  writer makes one file per animal).
+  writer makes one file per animal): renamed and concatenated, they are every animal.
+- SLEAP analysis ``.analysis.h5`` (one row per frame from 0, tracks as individuals):
+  ``test_formats_sleap_analysis.py``.
 - :meth:`Predictions.to_movement` is identical to movement's ``from_numpy`` dataset of
   the same arrays, apart from dpk's ``frame`` coordinate and, with ``--start``, the time
   (dpk's is the frame's time in the video).

@@ -24,7 +24,7 @@ from dpk.runtime.formats.sleap_analysis import (
     load_predictions_analysis,
     save_predictions_analysis,
 )
-from dpk.specs import DpkError
+from dpk.specs import DpkError, Skeleton
 from tests.runtime.test_formats_movement import dense, one_animal
 from tests.runtime.test_predictions_instances import two_animals
 
@@ -187,3 +187,13 @@ def test_predict_writes_analysis_files(run_cli, shared_data, model_path, tmp_pat
     assert ds.sizes["time"] == 38  # frames 0 .. 37, NaN before --start and between steps
     np.testing.assert_array_equal(ds.position.values[10::3, :, :, 0].transpose(0, 2, 1),
                                   reference.keypoints[..., :2])  # fmt: skip
+
+
+def test_left_right_swaps_travel_as_sleap_io_symmetries(tmp_path):
+    skeleton = Skeleton(
+        names=["nose", "earL", "earR"], parents=[None, "nose", "nose"], swaps=[None, "earR", "earL"]
+    )
+    path = save_predictions_analysis(tmp_path / "s.analysis.h5", one_animal(skeleton=skeleton))
+    assert load_predictions(path).skeleton == skeleton
+    symmetries = sio.load_analysis_h5(str(path)).skeletons[0].symmetries
+    assert [sorted(n.name for n in s.nodes) for s in symmetries] == [["earL", "earR"]]
