@@ -27,8 +27,8 @@ without a name. Points keep their coordinates whatever their confidence (the fil
 visibility flag: filter on ``point_scores``), ``tracking_scores`` are NaN (dpk's tracker
 gives none). Written as sleap-io does, with a ``dims`` attribute on every array and the
 file attributes ``format`` = ``analysis``, ``preset`` = ``matlab``, ``skeleton_symmetries``
-(left/right swaps), plus ``dpk.source_info`` and ``dpk.image_names`` (JSON) for dpk's
-reader.
+(left/right swaps), plus for dpk's reader the attribute ``dpk.source_info`` (JSON: fps,
+size) and, for image folders, the dataset ``dpk_image_names``.
 
 Reading accepts SLEAP's files (no ``dims``: the MATLAB layout) and sleap-io's in any
 preset (axes from ``dims``). Rows where no animal has a point are left out; one unnamed
@@ -182,8 +182,10 @@ def save_predictions_analysis(path: str | os.PathLike, predictions: Predictions)
         f.attrs["preset"] = "matlab"
         f.attrs["skeleton_symmetries"] = json.dumps(_symmetries(predictions.skeleton))
         f.attrs["dpk.source_info"] = json.dumps(predictions.source_info, default=str)
-        if predictions.image_names is not None:
-            f.attrs["dpk.image_names"] = json.dumps(predictions.image_names)
+        if predictions.image_names is not None:  # a dataset: attributes stop at 64 KiB
+            f.create_dataset(
+                "dpk_image_names", data=predictions.image_names, dtype=h5py.string_dtype()
+            )
     write_bytes_atomic(path, buffer.getvalue())
     return Path(path)
 
@@ -260,8 +262,8 @@ def _arrays(f: h5py.File) -> dict[str, Any]:
 def _dpk_attrs(f: h5py.File) -> tuple[dict[str, Any], list[str] | None]:
     """The source facts and image names dpk stores, if the file has them."""
     info = json.loads(_text(f.attrs.get("dpk.source_info", "{}")))
-    names = f.attrs.get("dpk.image_names")
-    return info, (json.loads(_text(names)) if names is not None else None)
+    names = f.get("dpk_image_names")
+    return info, ([_text(n) for n in names[()]] if isinstance(names, h5py.Dataset) else None)
 
 
 def load_predictions_analysis(path: str | os.PathLike) -> Predictions:
