@@ -24,7 +24,7 @@ BODYPARTS = ["snout", "thorax", "tail"]
 INDIVIDUALS = ["mouse1", "mouse2"]
 UNIQUE = ["feeder"]
 LEVELS = ["scorer", "individuals", "bodyparts", "coords"]
-HEIGHT, WIDTH = 64, 80
+HEIGHT, WIDTH = 64, 64
 SCORER = "me"
 
 
@@ -41,8 +41,8 @@ def animal_points(n_images: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     points = np.empty((n_images, len(INDIVIDUALS), len(BODYPARTS), 2))
     for a in range(len(INDIVIDUALS)):
-        low = [8 + 36 * a, 8]
-        points[:, a] = rng.uniform(low, [low[0] + 24, HEIGHT - 8], (n_images, len(BODYPARTS), 2))
+        low = [6 + 30 * a, 6]
+        points[:, a] = rng.uniform(low, [low[0] + 22, HEIGHT - 6], (n_images, len(BODYPARTS), 2))
     return np.round(points, 2)  # exact in a CSV written with repr
 
 

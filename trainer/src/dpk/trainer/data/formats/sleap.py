@@ -19,7 +19,7 @@ from dpk.specs.model import ModelSpec
 from dpk.trainer.data.crops import crop_sleap, keypoint_columns
 from dpk.trainer.data.splits import split_examples
 
-__all__ = ["detect", "load"]
+__all__ = ["detect", "load", "load_videos"]
 
 
 def detect(path: Path) -> bool:
@@ -67,7 +67,13 @@ def _sleap_anchor_frames(sleap: SleapLabels, spec: ModelSpec, frames: list[int])
     a = anchor.max_animals
     images: list[np.ndarray] = []
     keypoints: list[np.ndarray] = []
-    for _, image in sleap.iter_frames(frames):
+    for index, image in sleap.iter_frames(frames):
+        if images and image.shape != images[0].shape:
+            raise DpkError(
+                f"{origin}: frames of {sleap.video_key} differ in size ({images[0].shape[1]}x"
+                f"{images[0].shape[0]} and {image.shape[1]}x{image.shape[0]} at frame {index}); "
+                "an anchor model trains on whole frames of one size per video"
+            )
         images.append(image)
     for index in frames:
         points = np.full((a, 2), np.nan, np.float32)
@@ -116,6 +122,21 @@ def load(path: Path, spec: ModelSpec) -> tuple[Labels, Labels]:
             "spec to train on one crop per animal, for example: "
             f"crop: {{anchor: {spec.skeleton.names[0]}, size: {spec.preprocessing.height}}}"
         )
+    return load_videos(videos, path, spec)
+
+
+def load_videos(videos: list[SleapLabels], path: Path, spec: ModelSpec) -> tuple[Labels, Labels]:
+    """``(train, validation)`` from labelled instances, video by video, as for a ``.slp``:
+    split by frame before decoding, then crops (``data.crop``), whole frames with every
+    animal's anchor (``targets.anchor``) or whole frames of one animal.
+
+    Also used for multi-animal DeepLabCut labels
+    (:func:`dpk.runtime.formats.dlc.load_dlc_instances`); ``path`` names the labels in
+    messages. The caller has refused frames of several animals without crop or anchor.
+    """
+    data = spec.data
+    assert data is not None
+    keypoint_columns(videos[0].skeleton.names, spec.skeleton.names, str(path))
     # Split by frame before decoding, so that only the frames used are read.
     keys = [(v.video_key, int(f), "") for v in videos for f in v.frame_indices]
     split = split_examples(keys, data=data, training=spec.training, origin=str(path))
