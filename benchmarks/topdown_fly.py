@@ -1,7 +1,8 @@
 """Top-down inference on the SLEAP fly clip: anchors, pose per animal, identities, speed.
 
-The pose model is the zoo's ``stacked_densenet.fly13`` (160 px thorax-centred crops,
-trained on frames 0-1199); the anchor model is a dpk anchor model file trained on whole
+The pose model is the zoo's ``unet.fly13`` (160 px thorax-centred crops, trained on
+frames 0-1199; ``--pose-model`` takes another zoo name or a model file, e.g. an int8
+variant); the anchor model is a dpk anchor model file trained on whole
 frames 0-1199: ``--train`` trains one with ``dpk train examples/fly_anchor.yaml`` (for
 ``--max-minutes``, default the spec's) and exports it to
 ``benchmarks/results/fly_anchor.onnx``; ``--anchor-model FILE`` loads one. With
@@ -47,7 +48,8 @@ from dpk.runtime.tracking import assign, track_instances
 
 FLY_VIDEO = SHARED_DATA / "sleap-fly-clip" / "clip.mp4"
 FLY_LABELS = SHARED_DATA / "sleap-fly-clip" / "clip.slp"
-POSE_MODEL = "stacked_densenet.fly13"
+POSE_MODEL = "unet.fly13"
+"""The default pose model (``--pose-model``)."""
 RECALL_PX = 5.0
 FALSE_PX = 20.0
 HELD_OUT = (1200, 1500)
@@ -245,6 +247,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--anchor-model", help="a dpk anchor model file (targets.anchor)")
     parser.add_argument(
+        "--pose-model", default=POSE_MODEL, help=f"zoo name or model file (default {POSE_MODEL})"
+    )
+    parser.add_argument(
         "--oracle-anchors", action="store_true", help="labelled thorax as anchors (no model)"
     )
     parser.add_argument("--train", action="store_true", help="train the anchor model first")
@@ -272,8 +277,8 @@ def main() -> None:
         start, stop = HELD_OUT[0], HELD_OUT[0] + 30 if args.quick else HELD_OUT[1]
     tracks, labels = fly_labels()
     truth = labels[:, start:stop]
-    pose_path, _ = resolve_model(POSE_MODEL)
-    pose = Predictor(pose_path, device="cpu", threads=args.threads, name=POSE_MODEL, cropped=True)
+    pose_path, pose_name = resolve_model(args.pose_model)
+    pose = Predictor(pose_path, device="cpu", threads=args.threads, name=pose_name, cropped=True)
     thorax = pose.skeleton.names.index("thorax")
     pipeline = (
         TopDown(args.anchor_model, pose, device="cpu", threads=args.threads)
@@ -293,7 +298,7 @@ def main() -> None:
         {
             "anchors": "model" if pipeline is not None else "oracle (labelled thorax)",
             "anchor_model": Path(args.anchor_model).name if args.anchor_model else None,
-            "pose_model": POSE_MODEL,
+            "pose_model": pose_name,
             "frames_range": [start, start + n],
             "held_out_range": list(HELD_OUT),
             "tracks": tracks,
