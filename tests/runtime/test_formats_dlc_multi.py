@@ -20,6 +20,8 @@ from dpk.runtime.formats.dlc import (
 from dpk.runtime.formats.sleap import SleapLabels
 from dpk.specs import DpkError
 
+pytest.importorskip("tables")  # DeepLabCut's .h5 tables are written here with pandas + PyTables
+
 BODYPARTS = ["snout", "thorax", "tail"]
 INDIVIDUALS = ["mouse1", "mouse2"]
 UNIQUE = ["feeder"]
