@@ -316,6 +316,7 @@ def test_single_animal_tables_and_projects_are_not_instances(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("scorer,me,me\nbodyparts,snout,snout\ncoords,x,y\nimg.png,1,2\n")
     assert not is_multi_animal_dlc(path)
+    assert "a single-animal table" in one_line_error(path)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"bodyparts": ["snout"]}))
     assert not is_multi_animal_dlc(tmp_path)
     assert "load_dlc" in one_line_error(tmp_path)

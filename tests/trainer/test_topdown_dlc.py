@@ -186,3 +186,13 @@ def test_a_crop_pose_model_and_an_anchor_model_train_from_the_project(project, t
         assert result.epochs_done == 1
         assert (tmp_path / name / "last.keras").is_file()
         assert set(result.report["keypoints"]) == set(train.names)  # per keypoint/animal
+
+
+def test_a_lone_h5_table_gives_the_same_crops(tmp_path):
+    root = tmp_path / "proj"
+    truth = make_project(root, videos=("vidA",), fmt="h5")
+    table = "proj/labeled-data/vidA/CollectedData_me.h5"
+    spec = make_spec({"path": table, "crop": {"anchor": "thorax", "size": SIZE}})
+    train, validation = load(spec, tmp_path)
+    assert train.origin == str(tmp_path / table)
+    assert len(check_crops(train, root, truth) | check_crops(validation, root, truth)) == 6

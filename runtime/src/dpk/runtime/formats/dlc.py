@@ -26,7 +26,8 @@ targets (``targets.anchor``) exactly as from a ``.slp``. Decisions:
 
 - Frame index = the number in the image's file name (``img0123.png`` is frame 123, as for
   single-animal labels); when the names of one folder give no numbers or repeat one, the
-  image's position in the table.
+  image's position among the folder's labelled images. The folder is the video's
+  ``video_path`` (and its key); ``image_files[i]`` is the image of frame ``i``.
 - An individual with no labelled keypoint in an image is not an instance of that image
   (no crop, no anchor, no NaN loss); images with no labelled individual are left out (as
   DeepLabCut does: they are extracted frames nobody labelled). An individual named in the
@@ -732,6 +733,11 @@ def load_dlc_instances(
         source = str(config)
     else:
         table = read_dlc_table(path, multi_animal=True)
+        if not table.is_multi_animal:
+            raise LabelsError(
+                f"{path}: a single-animal table (no 'individuals' header row); read it with "
+                "load_dlc (dpk train does without data.crop or targets.anchor)"
+            )
         if project_dir is None and path.parent.parent.name == "labeled-data":
             project_dir = path.parent.parent.parent
         videos, animals = _table_instances(
