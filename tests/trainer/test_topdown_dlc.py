@@ -196,3 +196,17 @@ def test_a_lone_h5_table_gives_the_same_crops(tmp_path):
     train, validation = load(spec, tmp_path)
     assert train.origin == str(tmp_path / table)
     assert len(check_crops(train, root, truth) | check_crops(validation, root, truth)) == 6
+
+
+def test_dpk_train_says_what_to_set_in_one_line(project, run_cli, monkeypatch):
+    from dpk.specs import save_spec
+
+    root, _ = project
+    monkeypatch.chdir(root.parent)
+    spec = root.parent / "spec.yaml"
+    save_spec(make_spec({"path": "proj"}), spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        code, _, err = run_cli("train", spec)
+    assert code != 0 and err.startswith(f"dpk train: error: {root}: ") and err.count("\n") == 1
+    assert "data.crop" in err and "targets.anchor" in err
