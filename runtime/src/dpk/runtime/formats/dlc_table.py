@@ -45,9 +45,9 @@ __all__ = [
 
 COORDS = ("x", "y", "likelihood")
 MULTI_ANIMAL_HINT = (
-    "a multi-animal DeepLabCut table (an 'individuals' header row), which this reader takes "
-    "one animal per row from; to train on it set data.crop (a pose model on crops around "
-    "each animal) or targets.anchor (an anchor model) in the spec, or read it with "
+    "a multi-animal DeepLabCut table (an 'individuals' header row), but this reader takes "
+    "one animal per row; to train on it, set data.crop (a pose model on crops around each "
+    "animal) or targets.anchor (an anchor model) in the spec, or read it with "
     "dpk.runtime.formats.dlc.load_dlc_instances"
 )
 SINGLE = "single"
