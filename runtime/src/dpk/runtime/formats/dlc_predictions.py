@@ -16,8 +16,27 @@ sleap-io and other tools read it:
   rows, then the rows; written without pandas.
 
 Predictions with an instance axis are written multi-animal: one individual per track
-(:meth:`Predictions.by_track`), named by ``track_names`` (the ``individuals`` level);
-reading multi-animal tables back is not supported (dpk's HDF5, CSV or SLEAP are).
+(:meth:`Predictions.by_track`), named by ``track_names`` (the ``individuals`` level).
+
+Multi-animal tables (dpk's, and DeepLabCut's own: ``analyze_videos`` with
+``auto_track``, ``stitch_tracklets``, whose ``.h5`` keeps the frame under the key
+``tracks`` or ``df_with_missing``) are read back as predictions with instances, the layout
+top-down predictions have (:mod:`dpk.runtime.predictions`):
+
+- each individual becomes one instance row and one track, named by the individual
+  (``individual1``, ``ind1``, or dpk's track names), in column order: row ``a`` of every
+  frame is track ``a``; an individual absent from a frame (no x, y) is a NaN row with
+  track id -1;
+- ``likelihood`` is the confidence; frames come from the index (one row per frame from 0,
+  so frames a run skipped are NaN rows, as in the single-animal case); an index of image
+  names gives image predictions;
+- DeepLabCut's unique body parts (``uniquebodyparts``, under the individual ``single``)
+  belong to no animal, so they are left out with a warning that names them (read them
+  with pandas if needed); a table of ``single`` alone is an error;
+- every individual must have the same body parts (in any column order); a table where
+  they differ, or with a cell that is not a number, is refused in one line naming the file
+  and the fix. Instance scores are not stored in the table: they come back as the mean
+  keypoint confidence.
 """
 
 from __future__ import annotations
@@ -28,6 +47,7 @@ import io
 import math
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +55,12 @@ from typing import Any
 import numpy as np
 
 from dpk.runtime.atomic import atomic_output
-from dpk.runtime.formats.dlc_table import COORDS, read_dlc_table
+from dpk.runtime.formats.dlc_table import (
+    COORDS,
+    DlcTable,
+    read_dlc_table,
+    split_individuals,
+)
 from dpk.runtime.predictions import Predictions
 from dpk.specs.errors import DpkError
 from dpk.specs.skeleton import Skeleton
@@ -188,6 +213,57 @@ def is_dlc_predictions(path: str | os.PathLike) -> bool:
     return hdf5_kind(path) == "dlc_table"
 
 
+def _with_confidence(values: np.ndarray) -> np.ndarray:
+    """x, y, likelihood as they are; x, y alone get confidence 1 where present, else NaN."""
+    values = values.astype(np.float32)
+    if values.shape[-1] == 3:
+        return values
+    present = ~np.isnan(values).any(axis=-1, keepdims=True)
+    return np.concatenate([values, np.where(present, 1.0, np.nan).astype(np.float32)], axis=-1)
+
+
+def _check_skeleton(source: str, skeleton: Skeleton | None, bodyparts: list[str]) -> Skeleton:
+    if skeleton is not None and list(skeleton.names) != bodyparts:
+        raise DpkError(
+            f"{source}: bodyparts {bodyparts} do not match the skeleton's names "
+            f"{skeleton.names}; give a skeleton of these names in this order"
+        )
+    return skeleton or Skeleton.from_names(bodyparts)
+
+
+def _rows(index: list[str]) -> tuple[np.ndarray, list[str] | None]:
+    """Frame indices and image names (None for video) of a table's index."""
+    if all(re.fullmatch(r"\d+", entry) for entry in index):
+        return np.array([int(e) for e in index], dtype=np.int64), None
+    return np.arange(len(index), dtype=np.int64), list(index)
+
+
+def _multi_animal(table: DlcTable, skeleton: Skeleton | None) -> Predictions:
+    """Predictions with instances (one per individual) from a multi-animal table."""
+    source = str(table.path)
+    animals = split_individuals(table)
+    if animals.unique:
+        warnings.warn(
+            f"{source}: unique body part(s) {', '.join(animals.unique)} (individual "
+            "'single') belong to no animal and are left out of the predictions; read them "
+            "with pandas if you need them",
+            stacklevel=3,
+        )
+    keypoints = _with_confidence(animals.values)  # (N, A, K, 3)
+    present = np.isfinite(keypoints[..., :2]).any(axis=(2, 3))
+    track_ids = np.where(present, np.arange(len(animals.names))[None, :], -1)
+    frames, image_names = _rows(table.index)
+    return Predictions(
+        keypoints=keypoints,
+        frame_indices=frames,
+        skeleton=_check_skeleton(source, skeleton, animals.bodyparts),
+        image_names=image_names,
+        model_name=table.scorer,
+        track_ids=track_ids,
+        track_names=list(animals.names),
+    )
+
+
 def load_predictions_dlc(path: str | os.PathLike, skeleton: Skeleton | None = None) -> Predictions:
     """Read a DeepLabCut analysis table (CSV or HDF5) as predictions.
 
@@ -198,27 +274,22 @@ def load_predictions_dlc(path: str | os.PathLike, skeleton: Skeleton | None = No
 
     Rows whose index is a number become frame indices; otherwise the index is kept as
     image names. Tables without likelihood get confidence 1 where a keypoint is present.
+    A multi-animal table (an ``individuals`` level) gives predictions with instances, one
+    track per individual named by it (see the module notes; unique body parts are left
+    out with a warning).
+
+    Raises:
+        DpkError: Not a DeepLabCut table, cells that are not numbers, individuals with
+            different body parts, or a skeleton of other names; the message names the file.
     """
-    table = read_dlc_table(Path(path))
-    source = str(table.path)
-    if skeleton is not None and list(skeleton.names) != table.bodyparts:
-        raise DpkError(
-            f"{source}: bodyparts {table.bodyparts} do not match the skeleton's names "
-            f"{skeleton.names}"
-        )
-    values = table.values.astype(np.float32)
-    if not table.has_likelihood:
-        present = ~np.isnan(values).any(axis=-1, keepdims=True)
-        values = np.concatenate([values, np.where(present, 1.0, np.nan)], axis=-1)
-    numeric = all(re.fullmatch(r"\d+", entry) for entry in table.index)
+    table = read_dlc_table(Path(path), multi_animal=True)
+    if table.is_multi_animal:
+        return _multi_animal(table, skeleton)
+    frames, image_names = _rows(table.index)
     return Predictions(
-        keypoints=values.astype(np.float32),
-        frame_indices=(
-            np.array([int(e) for e in table.index], dtype=np.int64)
-            if numeric
-            else np.arange(len(table.index), dtype=np.int64)
-        ),
-        skeleton=skeleton or Skeleton.from_names(table.bodyparts),
-        image_names=None if numeric else list(table.index),
+        keypoints=_with_confidence(table.values),
+        frame_indices=frames,
+        skeleton=_check_skeleton(str(table.path), skeleton, table.bodyparts),
+        image_names=image_names,
         model_name=table.scorer,
     )

@@ -11,10 +11,11 @@ Multi-animal tables have a fourth header level, ``individuals``, between ``score
 ``bodyparts`` (DeepLabCut's level names, in this order, in the CSV's first column and in
 the HDF5 file's level names); the animal-independent ``uniquebodyparts`` sit under an
 individual named ``single``. They are read only when asked for (``multi_animal=True``,
-as :func:`dpk.runtime.formats.dlc.load_dlc_instances` does); every other reader refuses
-them with :data:`MULTI_ANIMAL_HINT`. Each keypoint column of such a table is one
+as :func:`dpk.runtime.formats.dlc.load_dlc_instances` and
+:func:`dpk.runtime.formats.dlc_predictions.load_predictions_dlc` do); every other reader
+refuses them with :data:`MULTI_ANIMAL_HINT`. Each keypoint column of such a table is one
 (individual, bodypart) pair: :attr:`DlcTable.individuals` runs beside
-:attr:`DlcTable.bodyparts`.
+:attr:`DlcTable.bodyparts`, and :func:`split_individuals` gives one block per individual.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ __all__ = [
     "MULTI_LEVELS",
     "SINGLE",
     "DlcTable",
+    "Individuals",
     "is_multi_animal_table",
     "read_dlc_csv_table",
     "read_dlc_h5_table",
     "read_dlc_table",
+    "split_individuals",
 ]
 
 COORDS = ("x", "y", "likelihood")
@@ -170,8 +173,14 @@ def _parse_number(cell: str, source: str, line: int, column: str) -> float:
         return float(text)
     except ValueError:
         raise DpkError(
-            f"{source}: line {line}, column {column}: {cell!r} is not a number"
+            f"{source}: line {line}, column {column}: {cell!r} is not a number; write a "
+            "number, or NaN (or nothing) for a missing value"
         ) from None
+
+
+def _column_label(column: Column) -> str:
+    """``bodypart.coord``, or ``individual.bodypart.coord`` in a multi-animal table."""
+    return ".".join(part for part in column[1:] if part)
 
 
 def _csv_rows(path: Path) -> list[list[str]]:
@@ -256,9 +265,7 @@ def read_dlc_csv_table(path: str | Path, *, multi_animal: bool = False) -> DlcTa
         index.append("/".join(c.strip().replace("\\", "/") for c in row[:n_index] if c.strip()))
         data.append(
             [
-                _parse_number(
-                    row[j], source, number, f"{columns[j - n_index][2]}.{columns[j - n_index][3]}"
-                )
+                _parse_number(row[j], source, number, _column_label(columns[j - n_index]))
                 for j in range(n_index, width)
             ]
         )
@@ -390,9 +397,19 @@ def _read_with_pandas(path: Path, key: str, multi_animal: bool) -> DlcTable:
         "/".join(str(p).replace("\\", "/") for p in (k if isinstance(k, tuple) else (k,)) if str(p))
         for k in frame.index
     ]
-    return _table_from_columns(
-        path, index, columns, frame.to_numpy(dtype=np.float64), multi_animal=len(names) == 4
-    )
+    try:
+        data = frame.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        bad = [
+            _column_label(c)
+            for c, dtype in zip(columns, frame.dtypes, strict=True)
+            if dtype.kind not in "fiub"
+        ]
+        raise DpkError(
+            f"{source}: column(s) {', '.join(bad[:4]) or '?'} of the pandas table {key!r} do "
+            "not hold numbers; write x, y and likelihood as numbers (NaN for missing)"
+        ) from None
+    return _table_from_columns(path, index, columns, data, multi_animal=len(names) == 4)
 
 
 def read_dlc_h5_table(path: str | Path, *, multi_animal: bool = False) -> DlcTable:
@@ -444,6 +461,64 @@ def read_dlc_table(path: str | Path, *, multi_animal: bool = False) -> DlcTable:
     if path.suffix.lower() in (".h5", ".hdf5"):
         return read_dlc_h5_table(path, multi_animal=multi_animal)
     return read_dlc_csv_table(path, multi_animal=multi_animal)
+
+
+# --------------------------------------------------------------------------- individuals
+@dataclass
+class Individuals:
+    """The keypoints of a multi-animal table, one block per individual.
+
+    Attributes:
+        names: The individuals, ``single`` left out, in column order.
+        bodyparts: The body parts every individual has, in the first one's column order.
+        values: float64 (N, A, K, C): ``values[:, a, k]`` is ``bodyparts[k]`` of
+            ``names[a]``; C = 2 (x, y) or 3 (x, y, likelihood), as in the table.
+        unique: The unique body parts (those of ``single``), in column order.
+    """
+
+    names: list[str]
+    bodyparts: list[str]
+    values: np.ndarray
+    unique: list[str]
+
+
+def split_individuals(table: DlcTable) -> Individuals:
+    """Split a multi-animal table into its individuals (``single`` set aside).
+
+    Every individual must have the same body parts (DeepLabCut's
+    ``multianimalbodyparts``), in any column order.
+
+    Raises:
+        DpkError: A single-animal table, only the individual ``single``, or individuals
+            with different body parts; the message names the file and the fix.
+    """
+    source = str(table.path)
+    if table.individuals is None:
+        raise DpkError(f"{source}: a single-animal table (no 'individuals' header row)")
+    column = {(i, b): k for k, (i, b) in enumerate(zip(table.individuals, table.bodyparts))}
+    parts: dict[str, list[str]] = {}
+    for individual, bodypart in column:
+        parts.setdefault(individual, []).append(bodypart)
+    unique = parts.pop(SINGLE, [])
+    names = list(parts)
+    if not names:
+        raise DpkError(
+            f"{source}: only the individual 'single' (unique body parts) has columns; the "
+            "animals' body parts (multianimalbodyparts) need columns of their own individuals"
+        )
+    first = parts[names[0]]
+    differing = [n for n in names[1:] if sorted(parts[n]) != sorted(first)]
+    if differing:
+        text = "; ".join(f"{n}: {', '.join(parts[n])}" for n in [names[0], *differing])
+        raise DpkError(
+            f"{source}: individuals have different body parts ({text}); every individual "
+            "needs the same body parts (DeepLabCut's multianimalbodyparts): add the missing "
+            "columns (empty) or move unique ones under the individual 'single'"
+        )
+    picks = np.array([[column[(n, b)] for b in first] for n in names], dtype=np.int64)
+    return Individuals(
+        names=names, bodyparts=list(first), values=table.values[:, picks], unique=unique
+    )
 
 
 def is_multi_animal_table(path: str | Path) -> bool:
