@@ -57,8 +57,13 @@ def test_render_and_plot_draw_each_track(run_cli, two_blobs, tmp_path):
     code, _, err = run_cli("plot", h5, "-o", tmp_path / "p.png")
     assert code == 0, err
     assert (tmp_path / "p.png").stat().st_size > 0
-    code, _, err = run_cli("filter", h5, "-o", tmp_path / "f.h5")
-    assert code != 0 and "several animals" in err and len(err.strip().splitlines()) == 1
+    code, out, err = run_cli("filter", h5, "-o", tmp_path / "f.h5")  # track by track
+    assert code == 0, err
+    assert "2 tracks" in out
+    raw, clean = load_predictions(h5), load_predictions(tmp_path / "f.h5")
+    assert clean.keypoints.shape == raw.keypoints.shape and clean.flags is not None
+    np.testing.assert_array_equal(clean.track_ids, raw.track_ids)
+    assert clean.track_names == raw.track_names == ["track_0", "track_1"]
 
 
 def test_model_name_of_a_zoo_pipeline_runs_top_down(run_cli, two_blobs, tmp_path, monkeypatch):

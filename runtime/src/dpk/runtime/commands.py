@@ -574,16 +574,52 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
 
 # --------------------------------------------------------------------------- filter
 def _jump_share(keypoints, limit: float = 50.0) -> float:
+    """Share of frames where a keypoint (of any track: (N, T, K, 3)) jumps > limit px."""
     import numpy as np
 
     step = np.linalg.norm(np.diff(keypoints[..., :2], axis=0), axis=-1)
-    return float((np.nan_to_num(step, nan=0.0) > limit).any(axis=1).mean()) if len(step) else 0.0
+    if not len(step):
+        return 0.0
+    return float((np.nan_to_num(step, nan=0.0) > limit).any(axis=tuple(range(1, step.ndim))).mean())
+
+
+def _write_instance_flags_csv(path, predictions) -> Path:
+    """``frame,instance,track_id,track,NAME...`` flag rows of every instance with keypoints."""
+    import csv
+    import io
+
+    import numpy as np
+
+    from dpk.runtime.filtering import FLAG_NAMES
+    from dpk.specs.files import write_text_atomic
+
+    legend = "; ".join(f"{bit}={name}" for bit, name in FLAG_NAMES.items())
+    text = io.StringIO()
+    text.write(f"# dpk quality flags, bits: {legend}; track_id -1: no track (not filtered)\n")
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["frame", "instance", "track_id", "track", *predictions.names])
+    n, a = predictions.keypoints.shape[:2]
+    ids = predictions.track_ids if predictions.track_ids is not None else np.full((n, a), -1)
+    names = predictions.track_names or []
+    present = np.isfinite(predictions.keypoints[..., :2]).any(axis=(2, 3)) | (ids >= 0)
+    for i, j in zip(*np.nonzero(present)):
+        track = int(ids[i, j])
+        name = names[track] if track >= 0 else ""
+        row = [int(predictions.frame_indices[i]), int(j), track, name]
+        writer.writerow([*row, *predictions.flags[i, j].tolist()])
+    return write_text_atomic(path, text.getvalue())
 
 
 def _filter(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from dpk.runtime.filtering import FilterSettings, filter_keypoints
+    from dpk.runtime.filtering import (
+        FilterSettings,
+        apply_per_track,
+        by_track_array,
+        filter_keypoints,
+        untracked_instances,
+    )
     from dpk.runtime.formats import load_predictions, save_predictions
     from dpk.runtime.quality import describe_flags, flags_sidecar, quality_flags, write_flags_csv
     from dpk.specs.files import check_writable
@@ -603,11 +639,6 @@ def _filter(args: argparse.Namespace) -> int:
     )
     settings.check()
     raw = load_predictions(args.predictions)
-    if raw.has_instances:
-        raise DpkError(
-            f"{args.predictions}: predictions of several animals; dpk filter reads one animal "
-            "per frame (filtering tracked animals is not supported yet)"
-        )
     reference = None
     if args.reference:
         reference = load_predictions(args.reference)
@@ -616,13 +647,44 @@ def _filter(args: argparse.Namespace) -> int:
                 f"{args.reference}: its keypoints ({', '.join(reference.names[:4])}...) are not "
                 f"those of {args.predictions}; give labels of the same skeleton"
             )
-    keypoints, flags = filter_keypoints(raw.keypoints, settings)
-    flags |= quality_flags(
-        keypoints,
-        raw.skeleton,
-        reference=reference.keypoints if reference is not None else None,
-        max_speed=args.max_speed,
-    )
+    reference_keypoints = None
+    if reference is not None:  # labels of several animals: every labelled animal counts
+        reference_keypoints = reference.keypoints.reshape(-1, *reference.keypoints.shape[-2:])
+
+    def check(series):
+        return series, quality_flags(
+            series, raw.skeleton, reference=reference_keypoints, max_speed=args.max_speed
+        )
+
+    tracks = ""
+    if raw.has_instances:
+        untracked = untracked_instances(raw.keypoints, raw.track_ids)
+        n_tracked = int((raw.track_ids >= 0).sum()) if raw.track_ids is not None else 0
+        if not n_tracked:
+            raise DpkError(
+                f"{args.predictions}: no animal has a track id, so no track can be filtered; "
+                "track them first (dpk predict --anchor-model links animals into tracks; "
+                "dpk.runtime.tracking.track_instances for your own)"
+            )
+        if untracked.any():
+            _say(
+                f"dpk filter: warning: {args.predictions}: {int(untracked.sum())} of "
+                f"{int(untracked.sum()) + n_tracked} animals (instance rows) have no track id and "
+                "are left unfiltered; track them first to filter them"
+            )
+        try:
+            keypoints, flags = filter_keypoints(raw.keypoints, settings, track_ids=raw.track_ids)
+            flags |= apply_per_track(keypoints, raw.track_ids, check)[1]
+        except DpkError as error:
+            raise DpkError(f"{args.predictions}: {error}") from None
+        n_tracks = len(raw.track_names or [])
+        tracks = f", {n_tracks} tracks"
+        jumps_before = by_track_array(raw.keypoints, raw.track_ids, n_tracks)
+        jumps_after = by_track_array(keypoints, raw.track_ids, n_tracks)
+    else:
+        keypoints, flags = filter_keypoints(raw.keypoints, settings)
+        flags |= check(keypoints)[1]
+        jumps_before, jumps_after = raw.keypoints, keypoints
     cleaned = dataclasses.replace(raw, keypoints=keypoints, flags=flags)
     failed = 0
     for path, fmt in planned:
@@ -630,12 +692,17 @@ def _filter(args: argparse.Namespace) -> int:
             save_predictions(path, cleaned, fmt)
             note = ""
             if fmt in ("slp", "nwb", "dlc"):
-                note = f"; flags in {write_flags_csv(flags_sidecar(path), cleaned)}"
+                sidecar = flags_sidecar(path)
+                if cleaned.has_instances:
+                    written = _write_instance_flags_csv(sidecar, cleaned)
+                else:
+                    written = write_flags_csv(sidecar, cleaned)
+                note = f"; flags in {written}"
         except DpkError as error:
             _say(f"dpk filter: error: {error}")
             failed += 1
             continue
-        print(f"wrote {path} ({fmt}, {cleaned.n_frames} frames{note})")
+        print(f"wrote {path} ({fmt}, {cleaned.n_frames} frames{tracks}{note})")
     if args.plot:
         from dpk.runtime.filter_plot import plot_before_after
 
@@ -643,8 +710,8 @@ def _filter(args: argparse.Namespace) -> int:
         print(f"wrote {args.plot}")
     print(
         f"{settings.method}: frames with a keypoint moving > 50 px between frames "
-        f"{_jump_share(raw.keypoints):.1%} -> {_jump_share(keypoints):.1%}; flagged frames: "
-        f"{describe_flags(flags)}"
+        f"{_jump_share(jumps_before):.1%} -> {_jump_share(jumps_after):.1%}; flagged frames: "
+        f"{describe_flags(flags.reshape(len(flags), -1))}"
     )
     return 1 if failed else 0
 
@@ -661,7 +728,9 @@ def register_filter(subparsers: argparse._SubParsersAction) -> None:
         "savgol: Savitzky-Golay), fill gaps up to --max-gap frames (marked), and flag frames "
         "whose bones are far from their usual length or whose keypoints move too fast. Flags "
         "are written in every format (CSV: NAME_flags columns; HDF5: 'flags'; SLEAP, NWB, "
-        "DeepLabCut: OUTPUT.flags.csv beside the file).",
+        "DeepLabCut: OUTPUT.flags.csv beside the file). Predictions of several tracked "
+        "animals are cleaned track by track (frames where a track is absent stay absent; "
+        "animals without a track id are left unfiltered, with a warning).",
         epilog="example: dpk filter poses.h5 -o clean.h5 --method kalman --plot before_after.png",
     )
     parser.add_argument("predictions", help="predictions (.h5 or .csv from dpk predict, ...)")

@@ -2,18 +2,30 @@
 
 One PNG, two panels per keypoint shown (x, y): the raw track in grey, the cleaned one in
 colour, dropped observations as red crosses and filled-in frames shaded. The keypoints
-that changed most are shown (at most ``max_keypoints``). Matplotlib's Agg canvas, never
-pyplot.
+that changed most are shown (at most ``max_keypoints``).
+
+Several tracked animals: one group of rows per track, named by its track name and drawn
+in its own colour. The tracks that changed most are shown (at most ``max_tracks``, in
+track order), each with its most changed keypoints (``max_keypoints`` shared among them,
+at least one each), so the figure stays at most ``max(max_keypoints, max_tracks)`` rows
+tall. Untracked animals are not drawn (``dpk filter`` leaves them as they are).
+Matplotlib's Agg canvas, never pyplot.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from dpk.runtime.filtering import FLAG_INTERPOLATED, FLAG_LOW_CONFIDENCE, FLAG_OUTLIER
+from dpk.runtime.filtering import (
+    FLAG_INTERPOLATED,
+    FLAG_LOW_CONFIDENCE,
+    FLAG_OUTLIER,
+    by_track_array,
+)
 from dpk.runtime.predictions import Predictions
 from dpk.specs.errors import DpkError
 from dpk.specs.files import atomic_output
@@ -22,9 +34,65 @@ __all__ = ["plot_before_after"]
 
 
 def _changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """How much each keypoint changed (mean absolute difference, NaN as large)."""
+    """How much each keypoint changed (mean absolute difference, NaN as large): (..., K)."""
     diff = np.abs(np.nan_to_num(before[..., :2], nan=1e3) - np.nan_to_num(after[..., :2], nan=1e3))
-    return diff.mean(axis=(0, 2))
+    return diff.mean(axis=(0, -1))
+
+
+def _panels(
+    before: Predictions, after: Predictions, max_keypoints: int, max_tracks: int
+) -> tuple[list[tuple[str, int, np.ndarray, np.ndarray, np.ndarray]], str]:
+    """Rows to draw: (label, colour, raw (N, 3), filtered (N, 3), flags (N,)) and a note."""
+    flags = (
+        after.flags if after.flags is not None else np.zeros(after.keypoints.shape[:-1], np.uint8)
+    )
+    if not before.has_instances:
+        order = np.argsort(-_changed(before.keypoints, after.keypoints))[:max_keypoints]
+        rows = [
+            (before.names[j], row, before.keypoints[:, j], after.keypoints[:, j], flags[:, j])
+            for row, j in enumerate(order)
+        ]
+        return rows, ""
+    names = list(after.track_names or [])
+    ids = after.track_ids
+    raw = by_track_array(before.keypoints, ids, len(names))
+    clean = by_track_array(after.keypoints, ids, len(names))
+    track_flags = by_track_array(flags, ids, len(names), fill=0)
+    seen = np.flatnonzero(np.isfinite(clean[..., :2]).any(axis=(0, 2, 3)))
+    if not len(seen):
+        raise DpkError("no tracked animal to plot; track the animals first")
+    change = _changed(raw, clean)  # (T, K)
+    shown = np.sort(seen[np.argsort(-change[seen].sum(axis=1), kind="stable")[:max_tracks]])
+    per_track = max(1, max_keypoints // len(shown))
+    rows = []
+    for colour, t in enumerate(shown):
+        for j in np.argsort(-change[t])[:per_track]:
+            label = f"{names[t]} {before.names[j]}"
+            rows.append((label, colour, raw[:, t, j], clean[:, t, j], track_flags[:, t, j]))
+    note = f"; tracks {', '.join(names[t] for t in shown)}"
+    if len(shown) < len(seen):
+        note += f" ({len(shown)} of {len(seen)}, most changed)"
+    return rows, note
+
+
+def _draw(
+    ax: Any,
+    t: np.ndarray,
+    raw: np.ndarray,
+    clean: np.ndarray,
+    flags: np.ndarray,
+    col: int,
+    colour: int,
+) -> None:
+    """One panel: coordinate ``col`` raw, filtered, dropped points and filled-in spans."""
+    dropped = (flags & (FLAG_OUTLIER | FLAG_LOW_CONFIDENCE)) > 0
+    filled = (flags & FLAG_INTERPOLATED) > 0
+    ax.plot(t, raw[:, col], color="0.6", lw=0.8, label="raw")
+    ax.plot(t, clean[:, col], color=f"C{colour}", lw=1.2, label="filtered")
+    ax.plot(t[dropped], raw[dropped, col], "x", color="red", ms=3, label="dropped")
+    for start in np.flatnonzero(np.diff(np.concatenate([[0], filled.astype(int)])) == 1):
+        stop = int(start + np.argmin(np.concatenate([filled[start:], [False]])))
+        ax.axvspan(t[start] - 0.5, t[min(stop, len(t)) - 1] + 0.5, color="orange", alpha=0.25, lw=0)
 
 
 def plot_before_after(
@@ -33,22 +101,26 @@ def plot_before_after(
     output: str | os.PathLike,
     *,
     max_keypoints: int = 4,
+    max_tracks: int = 4,
     dpi: int = 90,
 ) -> Path:
     """Write the before/after PNG.
 
     Args:
         before: Raw predictions.
-        after: Filtered predictions (with ``flags``).
+        after: Filtered predictions (with ``flags``), of the same layout; with several
+            animals, its ``track_ids`` and ``track_names`` say which row is which track.
         output: The ``.png`` file.
-        max_keypoints: Keypoints shown (those that changed most).
+        max_keypoints: Keypoints shown (those that changed most); with tracks, shared
+            among the tracks shown (at least one each).
+        max_tracks: Tracks shown, for several animals (those that changed most).
         dpi: Resolution.
 
     Returns:
         The path written.
 
     Raises:
-        DpkError: Not a .png output.
+        DpkError: Not a .png output, or several animals of which none is tracked.
         OutputError: The output cannot be written.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -57,42 +129,27 @@ def plot_before_after(
     output = Path(output)
     if output.suffix.lower() != ".png":
         raise DpkError(f"{output}: the plot is written as PNG; name it *.png")
-    order = np.argsort(-_changed(before.keypoints, after.keypoints))[:max_keypoints]
+    try:
+        rows, note = _panels(before, after, max_keypoints, max_tracks)
+    except DpkError as error:
+        raise DpkError(f"{before.source or output}: {error}") from None
     t = before.frame_indices
-    flags = (
-        after.flags if after.flags is not None else np.zeros(after.keypoints.shape[:2], np.uint8)
-    )
-    figure = Figure(figsize=(12, 2.2 * len(order) + 0.6), dpi=dpi)
+    figure = Figure(figsize=(12, 2.2 * len(rows) + 0.6), dpi=dpi)
     FigureCanvasAgg(figure)
-    axes = figure.subplots(len(order), 2, squeeze=False, sharex=True)
-    for row, j in enumerate(order):
-        name = before.names[j]
-        dropped = (flags[:, j] & (FLAG_OUTLIER | FLAG_LOW_CONFIDENCE)) > 0
-        filled = (flags[:, j] & FLAG_INTERPOLATED) > 0
-        for col, label in enumerate("xy"):
+    axes = figure.subplots(len(rows), 2, squeeze=False, sharex=True)
+    for row, (label, colour, raw, clean, flags) in enumerate(rows):
+        for col, axis_name in enumerate("xy"):
             ax = axes[row, col]
-            ax.plot(t, before.keypoints[:, j, col], color="0.6", lw=0.8, label="raw")
-            ax.plot(t, after.keypoints[:, j, col], color=f"C{row}", lw=1.2, label="filtered")
-            ax.plot(
-                t[dropped],
-                before.keypoints[dropped, j, col],
-                "x",
-                color="red",
-                ms=3,
-                label="dropped",
-            )
-            for start in np.flatnonzero(np.diff(np.concatenate([[0], filled.astype(int)])) == 1):
-                stop = int(start + np.argmin(np.concatenate([filled[start:], [False]])))
-                ax.axvspan(
-                    t[start] - 0.5, t[min(stop, len(t)) - 1] + 0.5, color="orange", alpha=0.25, lw=0
-                )
-            ax.set_ylabel(f"{name} {label} (px)")
-            if label == "y":
+            _draw(ax, t, raw, clean, flags, col, colour if before.has_instances else row)
+            ax.set_ylabel(f"{label} {axis_name} (px)")
+            if axis_name == "y":
                 ax.invert_yaxis()
     axes[0, 0].legend(loc="upper right", fontsize=7)
     for ax in axes[-1]:
         ax.set_xlabel("frame")
-    figure.suptitle(f"{before.source or 'predictions'}: raw (grey) and filtered; shaded: filled in")
+    figure.suptitle(
+        f"{before.source or 'predictions'}: raw (grey) and filtered; shaded: filled in{note}"
+    )
     figure.tight_layout()
     with atomic_output(output) as tmp:
         figure.savefig(tmp, format="png")

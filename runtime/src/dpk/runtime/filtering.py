@@ -18,10 +18,20 @@ Every method runs the same three steps on each keypoint's x and y over time:
 
 3. Gaps inside the track up to ``max_gap`` frames are filled (flag ``INTERPOLATED``;
    confidence interpolated from the neighbours); longer gaps and the ends stay NaN.
+
+Several animals (keypoints (N, A, K, 3) with track ids (N, A), see
+:mod:`dpk.runtime.predictions`): each track is cleaned on its own, exactly as one animal,
+over its own span of rows (its first to its last frame; rows where it is absent are NaN in
+that series, so they are gaps like any other). Results go back to the instance rows the
+track occupies, so the instance layout is kept and frames where a track is absent stay
+absent (nothing is filled in where the track has no instance row). Instances without a
+track id (-1, or no ``track_ids`` at all) are left as they are, with flags 0: their rows
+are not a time series until they are tracked (:mod:`dpk.runtime.tracking`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,11 +49,15 @@ __all__ = [
     "FLAG_SPEED",
     "METHODS",
     "FilterSettings",
+    "apply_per_track",
+    "by_track_array",
     "filter_keypoints",
+    "filter_tracks",
     "kalman_smooth",
     "running_median",
     "savgol_coefficients",
     "savgol_smooth",
+    "untracked_instances",
 ]
 
 FLAG_LOW_CONFIDENCE = 1
@@ -295,20 +309,37 @@ def _glitches(xy: np.ndarray, window: int, jump: float | None) -> np.ndarray:
 
 
 def filter_keypoints(
-    keypoints: np.ndarray, settings: FilterSettings | None = None
+    keypoints: np.ndarray,
+    settings: FilterSettings | None = None,
+    *,
+    track_ids: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Clean (N, K, 3) keypoints: drop glitches, smooth, fill short gaps.
+    """Clean keypoints: drop glitches, smooth, fill short gaps.
+
+    One animal: (N, K, 3). Several animals: (N, A, K, 3) with ``track_ids``, each track
+    cleaned on its own (see :func:`filter_tracks`).
 
     Args:
-        keypoints: float (N, K, 3): x, y, confidence; NaN where missing.
+        keypoints: float (N, K, 3) or (N, A, K, 3): x, y, confidence; NaN where missing.
         settings: See :class:`FilterSettings` (default: the Kalman smoother).
+        track_ids: int (N, A) track id of every instance row (-1 = none), for keypoints
+            with an instance axis; None there: no instance is tracked (all left as they
+            are).
 
     Returns:
-        ``(filtered, flags)``: float32 (N, K, 3) and uint8 (N, K) bit flags
-        (``LOW_CONFIDENCE``, ``OUTLIER``, ``INTERPOLATED``).
+        ``(filtered, flags)``: float32 of the keypoints' shape and uint8 bit flags of its
+        shape without the last axis (``LOW_CONFIDENCE``, ``OUTLIER``, ``INTERPOLATED``).
+
+    Raises:
+        DpkError: Bad settings, or a track with two instances in one frame.
+        ValueError: ``track_ids`` given for one animal, or of the wrong shape.
     """
     settings = settings or FilterSettings()
     settings.check()
+    if np.ndim(keypoints) == 4:
+        return filter_tracks(keypoints, track_ids, settings)
+    if track_ids is not None:
+        raise ValueError("track_ids need keypoints with an instance axis, (N, A, K, 3)")
     keypoints = np.asarray(keypoints, np.float64)
     n, k, _ = keypoints.shape
     xy = keypoints[..., :2].copy()
@@ -345,3 +376,140 @@ def filter_keypoints(
         out[keep, j, 2] = np.where(fill[keep], conf_filled[keep, j], conf[keep, j])
         flags[fill, j] |= FLAG_INTERPOLATED
     return out.astype(np.float32), flags
+
+
+# --------------------------------------------------------------------------- tracks
+def untracked_instances(keypoints: np.ndarray, track_ids: np.ndarray | None) -> np.ndarray:
+    """(N, A) True for instance rows with a keypoint but no track id (-1, or no ids at all).
+
+    Args:
+        keypoints: (N, A, K, 2+) keypoints; NaN rows for absent animals.
+        track_ids: int (N, A) track ids (-1 = none), or None.
+    """
+    present = np.isfinite(np.asarray(keypoints)[..., :2]).any(axis=(2, 3))
+    if track_ids is None:
+        return present
+    return present & (np.asarray(track_ids) < 0)
+
+
+def _track_rows(track_ids: np.ndarray, n: int, a: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(track id, frame rows ascending, instance columns) of every track."""
+    ids = np.asarray(track_ids, np.int64)
+    if ids.shape != (n, a):
+        raise ValueError(f"track_ids must have shape ({n}, {a}), got {ids.shape}")
+    rows, cols = np.nonzero(ids >= 0)
+    tracks = ids[rows, cols]
+    order = np.lexsort((rows, tracks))
+    rows, cols, tracks = rows[order], cols[order], tracks[order]
+    starts = np.flatnonzero(np.diff(np.concatenate([[-1], tracks])) != 0)
+    out = []
+    for r, c, t in zip(np.split(rows, starts[1:]), np.split(cols, starts[1:]), tracks[starts]):
+        repeated = r[1:][np.diff(r) == 0]
+        if len(repeated):
+            raise DpkError(
+                f"track {int(t)} has two instances in row {int(repeated[0])}; track ids must be "
+                "unique per frame"
+            )
+        out.append((int(t), r, c))
+    return out
+
+
+def apply_per_track(
+    keypoints: np.ndarray,
+    track_ids: np.ndarray | None,
+    function: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run a one-animal ``function`` on every track's time series of several animals.
+
+    A track's series is its span of rows, from its first to its last frame, float32
+    (M, K, 3), NaN where the track has no instance row. The function's result is written
+    back to the rows the track occupies only; untracked rows are copied, flags 0.
+
+    Args:
+        keypoints: (N, A, K, 3) keypoints.
+        track_ids: int (N, A) track ids (-1 = none), or None (nothing is tracked).
+        function: ``series (M, K, 3) -> (keypoints (M, K, 3), flags (M, K))``.
+
+    Returns:
+        ``(keypoints, flags)``: float32 (N, A, K, 3) and uint8 (N, A, K).
+
+    Raises:
+        DpkError: A track has two instances in one frame.
+    """
+    keypoints = np.asarray(keypoints)
+    n, a, k = keypoints.shape[:3]
+    out = keypoints.astype(np.float32, copy=True)
+    flags = np.zeros((n, a, k), np.uint8)
+    if track_ids is None:
+        return out, flags
+    for _, rows, cols in _track_rows(track_ids, n, a):
+        first = rows[0]
+        series = np.full((rows[-1] - first + 1, k, keypoints.shape[3]), np.nan, np.float32)
+        series[rows - first] = keypoints[rows, cols]
+        result, result_flags = function(series)
+        out[rows, cols] = result[rows - first]
+        flags[rows, cols] = result_flags[rows - first]
+    return out, flags
+
+
+def filter_tracks(
+    keypoints: np.ndarray,
+    track_ids: np.ndarray | None,
+    settings: FilterSettings | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clean the keypoints of several tracked animals, each track on its own.
+
+    Each track is filtered with :func:`filter_keypoints` as one animal over its span of
+    rows (first to last frame of the track, NaN where it is absent, so an absence is a
+    gap: ``max_gap`` applies to it like any other gap). The result lands only on the
+    instance rows the track occupies: the layout (rows, track ids) is unchanged and
+    frames where a track is absent stay absent. Instance rows without a track id
+    (``track_ids`` -1, or None) are returned as they are, with flags 0; find them with
+    :func:`untracked_instances` and link them first with
+    :func:`dpk.runtime.tracking.track_instances`.
+
+    Args:
+        keypoints: float (N, A, K, 3): x, y, confidence; NaN rows for absent animals.
+        track_ids: int (N, A) track id of every instance row (-1 = none), or None.
+        settings: See :class:`FilterSettings` (default: the Kalman smoother).
+
+    Returns:
+        ``(filtered, flags)``: float32 (N, A, K, 3) and uint8 (N, A, K) bit flags.
+
+    Raises:
+        DpkError: Bad settings, or a track with two instances in one frame.
+        ValueError: Keypoints without an instance axis, or ``track_ids`` of the wrong shape.
+    """
+    settings = settings or FilterSettings()
+    settings.check()
+    if np.ndim(keypoints) != 4:
+        raise ValueError(f"keypoints must be (N, A, K, 3), got shape {np.shape(keypoints)}")
+    return apply_per_track(keypoints, track_ids, lambda series: filter_keypoints(series, settings))
+
+
+def by_track_array(
+    values: np.ndarray, track_ids: np.ndarray | None, n_tracks: int, fill: float | int = np.nan
+) -> np.ndarray:
+    """Reorder per-instance values (N, A, ...) to one column per track (N, T, ...).
+
+    Column t holds track t's row of each frame, ``fill`` where it is absent; untracked
+    rows are left out.
+
+    Args:
+        values: (N, A, ...) keypoints, flags or scores, one row per instance.
+        track_ids: int (N, A) track ids (-1 = none), or None (no tracks: all ``fill``).
+        n_tracks: T, the number of track ids (``len(track_names)``).
+        fill: Value where a track is absent.
+
+    Raises:
+        DpkError: A track has two instances in one frame.
+    """
+    values = np.asarray(values)
+    n, a = values.shape[:2]
+    out = np.full((n, n_tracks, *values.shape[2:]), fill, dtype=values.dtype)
+    if track_ids is None:
+        return out
+    for t, rows, cols in _track_rows(track_ids, n, a):
+        if t < n_tracks:
+            out[rows, t] = values[rows, cols]
+    return out
