@@ -109,6 +109,7 @@ def test_gaps_stay_gaps_and_the_layout_is_kept():
     bob = by_track_array(out, p.track_ids, 2)[:, 1]
     assert np.isnan(bob[list(GAP)]).all() and np.isnan(bob[list(SHORT_GAP)]).all()
     assert np.isnan(bob[:5]).all()
+    np.testing.assert_array_equal(by_track_array(out, p.track_ids, [1])[:, 0], bob)
     cleaned = dataclasses.replace(p, keypoints=out, flags=flags)
     np.testing.assert_array_equal(cleaned.track_ids, p.track_ids)
     assert cleaned.track_names == ["alice", "bob"]
@@ -157,6 +158,8 @@ def test_dpk_filter_round_trip_keeps_instances_tracks_and_names(run_cli, tmp_pat
     assert err == ""
     assert f"wrote {out} ({suffix[1:]}, {N} frames, 2 tracks)" in stdout
     assert "outlier" in stdout
+    # jumps are counted along each track (rows swap at frame 100): the 2 glitches, 4 frames
+    assert f"between frames {4 / (N - 1):.1%} -> 0.0%;" in stdout
     back = load_predictions(out)
     expected, flags = _expected(load_predictions(raw))
     assert back.keypoints.shape == p.keypoints.shape

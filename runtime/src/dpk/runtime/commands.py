@@ -573,14 +573,24 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
 
 
 # --------------------------------------------------------------------------- filter
-def _jump_share(keypoints, limit: float = 50.0) -> float:
-    """Share of frames where a keypoint (of any track: (N, T, K, 3)) jumps > limit px."""
+def _jump_share(keypoints, track_ids=None, limit: float = 50.0) -> float:
+    """Share of frames where a keypoint (of any track, with ``track_ids``) jumps > limit px."""
     import numpy as np
 
-    step = np.linalg.norm(np.diff(keypoints[..., :2], axis=0), axis=-1)
-    if not len(step):
+    from dpk.runtime.filtering import apply_per_track
+
+    def jumps(series):
+        step = np.linalg.norm(np.diff(series[..., :2], axis=0), axis=-1)
+        fast = np.concatenate([np.zeros((1, series.shape[1]), bool), np.nan_to_num(step) > limit])
+        return series, fast.astype(np.uint8)
+
+    if len(keypoints) < 2:
         return 0.0
-    return float((np.nan_to_num(step, nan=0.0) > limit).any(axis=tuple(range(1, step.ndim))).mean())
+    if keypoints.ndim == 4:
+        fast = apply_per_track(keypoints, track_ids, jumps)[1].reshape(len(keypoints), -1)
+    else:
+        fast = jumps(keypoints)[1]
+    return float(fast[1:].any(axis=1).mean())
 
 
 def _write_instance_flags_csv(path, predictions) -> Path:
@@ -616,7 +626,6 @@ def _filter(args: argparse.Namespace) -> int:
     from dpk.runtime.filtering import (
         FilterSettings,
         apply_per_track,
-        by_track_array,
         filter_keypoints,
         untracked_instances,
     )
@@ -677,14 +686,10 @@ def _filter(args: argparse.Namespace) -> int:
             flags |= apply_per_track(keypoints, raw.track_ids, check)[1]
         except DpkError as error:
             raise DpkError(f"{args.predictions}: {error}") from None
-        n_tracks = len(raw.track_names or [])
-        tracks = f", {n_tracks} tracks"
-        jumps_before = by_track_array(raw.keypoints, raw.track_ids, n_tracks)
-        jumps_after = by_track_array(keypoints, raw.track_ids, n_tracks)
+        tracks = f", {len(raw.track_names or [])} tracks"
     else:
         keypoints, flags = filter_keypoints(raw.keypoints, settings)
         flags |= check(keypoints)[1]
-        jumps_before, jumps_after = raw.keypoints, keypoints
     cleaned = dataclasses.replace(raw, keypoints=keypoints, flags=flags)
     failed = 0
     for path, fmt in planned:
@@ -710,7 +715,8 @@ def _filter(args: argparse.Namespace) -> int:
         print(f"wrote {args.plot}")
     print(
         f"{settings.method}: frames with a keypoint moving > 50 px between frames "
-        f"{_jump_share(jumps_before):.1%} -> {_jump_share(jumps_after):.1%}; flagged frames: "
+        f"{_jump_share(raw.keypoints, raw.track_ids):.1%} -> "
+        f"{_jump_share(keypoints, raw.track_ids):.1%}; flagged frames: "
         f"{describe_flags(flags.reshape(len(flags), -1))}"
     )
     return 1 if failed else 0

@@ -55,20 +55,27 @@ def _panels(
         return rows, ""
     names = list(after.track_names or [])
     ids = after.track_ids
-    raw = by_track_array(before.keypoints, ids, len(names))
-    clean = by_track_array(after.keypoints, ids, len(names))
-    track_flags = by_track_array(flags, ids, len(names), fill=0)
-    seen = np.flatnonzero(np.isfinite(clean[..., :2]).any(axis=(0, 2, 3)))
-    if not len(seen):
+    if ids is None or not (ids >= 0).any():
         raise DpkError("no tracked animal to plot; track the animals first")
-    change = _changed(raw, clean)  # (T, K)
-    shown = np.sort(seen[np.argsort(-change[seen].sum(axis=1), kind="stable")[:max_tracks]])
+    # change per track, summed over its instance rows (no (N, T, ...) array of all tracks)
+    r, c = np.nonzero(ids >= 0)
+    change = np.zeros((len(names), before.keypoints.shape[2]))
+    np.add.at(
+        change, ids[r, c], _changed(before.keypoints[None, r, c], after.keypoints[None, r, c])
+    )
+    seen = np.unique(ids[ids >= 0])
+    order = np.argsort(-change[seen].sum(axis=1), kind="stable")[:max_tracks]
+    shown: list[int] = np.sort(seen[order]).tolist()
+    raw = by_track_array(before.keypoints, ids, shown)
+    clean = by_track_array(after.keypoints, ids, shown)
+    track_flags = by_track_array(flags, ids, shown, fill=0)
     per_track = max(1, max_keypoints // len(shown))
     rows = []
-    for colour, t in enumerate(shown):
+    for column, t in enumerate(shown):
         for j in np.argsort(-change[t])[:per_track]:
             label = f"{names[t]} {before.names[j]}"
-            rows.append((label, colour, raw[:, t, j], clean[:, t, j], track_flags[:, t, j]))
+            series = (raw[:, column, j], clean[:, column, j], track_flags[:, column, j])
+            rows.append((label, column, *series))
     note = f"; tracks {', '.join(names[t] for t in shown)}"
     if len(shown) < len(seen):
         note += f" ({len(shown)} of {len(seen)}, most changed)"

@@ -31,7 +31,7 @@ are not a time series until they are tracked (:mod:`dpk.runtime.tracking`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -488,17 +488,22 @@ def filter_tracks(
 
 
 def by_track_array(
-    values: np.ndarray, track_ids: np.ndarray | None, n_tracks: int, fill: float | int = np.nan
+    values: np.ndarray,
+    track_ids: np.ndarray | None,
+    tracks: int | Sequence[int],
+    fill: float | int = np.nan,
 ) -> np.ndarray:
     """Reorder per-instance values (N, A, ...) to one column per track (N, T, ...).
 
-    Column t holds track t's row of each frame, ``fill`` where it is absent; untracked
-    rows are left out.
+    Column i holds track ``tracks[i]``'s row of each frame, ``fill`` where it is absent;
+    untracked rows and other tracks are left out. Memory grows with N x T: with many
+    tracks, ask for the few needed.
 
     Args:
         values: (N, A, ...) keypoints, flags or scores, one row per instance.
         track_ids: int (N, A) track ids (-1 = none), or None (no tracks: all ``fill``).
-        n_tracks: T, the number of track ids (``len(track_names)``).
+        tracks: The track ids wanted, in order; an int T: tracks 0 .. T-1
+            (``len(track_names)``: all of them).
         fill: Value where a track is absent.
 
     Raises:
@@ -506,10 +511,12 @@ def by_track_array(
     """
     values = np.asarray(values)
     n, a = values.shape[:2]
-    out = np.full((n, n_tracks, *values.shape[2:]), fill, dtype=values.dtype)
+    wanted = list(range(tracks)) if isinstance(tracks, int) else [int(t) for t in tracks]
+    column = {t: i for i, t in enumerate(wanted)}
+    out = np.full((n, len(wanted), *values.shape[2:]), fill, dtype=values.dtype)
     if track_ids is None:
         return out
     for t, rows, cols in _track_rows(track_ids, n, a):
-        if t < n_tracks:
-            out[rows, t] = values[rows, cols]
+        if t in column:
+            out[rows, column[t]] = values[rows, cols]
     return out
