@@ -80,6 +80,12 @@ class ValidationError(keras.callbacks.Callback):
     keypoints back before measuring. Runs first among the callbacks so that checkpoints,
     the learning-rate schedule and early stopping can monitor ``val_error``.
 
+    A labelled keypoint the model finds nothing for (an anchor model's missed animal, a
+    map without a peak) counts as an error of the frame's diagonal, and ``val_missed``
+    logs their share: otherwise a model that finds only its easiest animals would score
+    best. ``val_error`` is never NaN (infinite when no keypoint is labelled):
+    Keras' checkpoint keeps a NaN first value as its best forever.
+
     Args:
         images: Validation frames at the model's input size.
         keypoints: Their labels (N, K, 2) in model-input pixels, NaN where missing.
@@ -111,6 +117,9 @@ class ValidationError(keras.callbacks.Callback):
         self.keypoints = (
             keypoints if frame_transform is None else frame_transform.to_frame(keypoints)
         )
+        height, width = images.shape[1:3] if frame_transform is None else frame_transform.frame_size
+        self.miss_error = float(math.hypot(height, width))
+        """The error a missed keypoint counts as: the labelled frame's diagonal."""
 
     def on_train_begin(self, logs=None):
         self.started = time.monotonic()
@@ -136,18 +145,24 @@ class ValidationError(keras.callbacks.Callback):
         if self.frame_transform is not None:
             predicted = self.frame_transform.to_frame(predicted)
         predicted = matched(predicted, self.keypoints, self.spec)
-        summary = error_summary(euclidean_errors(predicted, self.keypoints))
-        logs["val_error"] = summary.get("mean", float("nan"))
-        for p in PERCENTILES:
-            logs[f"val_error_p{p}"] = summary.get(f"p{p}", float("nan"))
+        errors = euclidean_errors(predicted, self.keypoints)
         visible = np.isfinite(self.keypoints[..., 0])
-        logs["val_confidence"] = float(predicted[..., 2][visible].mean()) if visible.any() else 0.0
+        missed = visible & ~np.isfinite(predicted[..., 0])
+        errors = np.where(missed, self.miss_error, errors)
+        summary = error_summary(errors)
+        logs["val_error"] = summary.get("mean", math.inf)
+        for p in PERCENTILES:
+            logs[f"val_error_p{p}"] = summary.get(f"p{p}", math.inf)
+        logs["val_missed"] = float(missed.sum() / visible.sum()) if visible.any() else 0.0
+        confidence = np.nan_to_num(predicted[..., 2][visible], nan=0.0)
+        logs["val_confidence"] = float(confidence.mean()) if visible.any() else 0.0
         unit = "px" if self.frame_transform is None else "px (labelled frames)"
         print(
             f"\nepoch {epoch + 1}: validation error mean {logs['val_error']:.2f} {unit}, "
             f"median {logs['val_error_p50']:.2f}, p95 {logs['val_error_p95']:.2f}, "
             f"confidence {logs['val_confidence']:.2f}, "
-            f"{logs['train_frames_per_s']:.0f} training frames/s"
+            + (f"missed {logs['val_missed']:.1%}, " if logs["val_missed"] else "")
+            + f"{logs['train_frames_per_s']:.0f} training frames/s"
         )
 
 
