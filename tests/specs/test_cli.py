@@ -41,7 +41,7 @@ def test_spec_schema_to_file(run_cli, tmp_path):
 
 def test_spec_check_ok_and_errors(run_cli, tmp_path):
     code, out, _ = run_cli("spec", "check", ROOT / "examples" / "fly13.yaml")
-    assert code == 0 and "ok (stacked_densenet, 13 keypoints" in out
+    assert code == 0 and "ok (unet, 13 keypoints, input 160x160x1, 13 maps at stride 4)" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "skeleton: {names: [a, a]}\n"

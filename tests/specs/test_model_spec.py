@@ -57,13 +57,25 @@ def issues_of(text: str) -> dict[str, str]:
     return {issue.location: issue.message for issue in info.value.issues}
 
 
-def test_defaults_follow_deepposekit():
+def test_defaults_are_the_measured_recipe():
+    # docs/benchmarks.md, issue 9: a U-Net at stride 4, keypoint maps only, the squared
+    # error per labelled keypoint without extra foreground weight, a cosine schedule
+    # without early stopping, light augmentation (no flips, shear, noise, dropout, blur).
     s = spec()
-    arch = s.architecture
-    assert isinstance(arch, StackedDenseNet)
-    assert (arch.growth_rate, arch.compression_factor, arch.n_stacks) == (48, 0.5, 1)
+    assert s.architecture == UNet(filters=24, max_filters=96)
     assert s.targets.sigma == 5.0 and s.targets.downsample_factor == 2 and s.targets.stride == 4
-    assert s.targets.graph and s.training.optimizer == "adam" and s.training.loss == "mse"
+    assert not s.targets.graph and s.training.optimizer == "adam" and s.training.loss == "mse"
+    t = s.training
+    assert t.loss_normalization == "keypoints" and t.foreground_weight == 0
+    assert t.schedule.type == "cosine" and not t.early_stopping.enabled
+    a = s.augmentation
+    assert a.rotation == 180 and a.scale == (0.9, 1.1)
+    assert (a.flip_lr, a.shear, a.noise, a.dropout, a.blur) == (0, 0, 0, 0, 0)
+
+
+def test_the_papers_stacked_densenet_keeps_deepposekit_defaults():
+    arch = StackedDenseNet()
+    assert (arch.growth_rate, arch.compression_factor, arch.n_stacks) == (48, 0.5, 1)
 
 
 def test_output_maps_count():
@@ -97,7 +109,9 @@ def test_architectures_round_trip(arch):
 def test_leap_round_trip_and_needs_full_resolution():
     s = spec(architecture=LEAP(), targets=Targets(downsample_factor=0))
     assert parse_spec(dump_spec(s)) == s
-    text = dump_spec(spec()).replace("type: stacked_densenet", "type: leap")
+    text = dump_spec(spec(architecture=StackedDenseNet())).replace(
+        "type: stacked_densenet", "type: leap"
+    )
     text = "\n".join(
         line
         for line in text.splitlines()
@@ -118,7 +132,9 @@ def test_leap_round_trip_and_needs_full_resolution():
 
 
 def test_unknown_fields_are_named_with_their_path():
-    text = dump_spec(spec()).replace("  growth_rate: 48", "  growth_rate: 48\n  growth: 3")
+    text = dump_spec(spec(architecture=StackedDenseNet())).replace(
+        "  growth_rate: 48", "  growth_rate: 48\n  growth: 3"
+    )
     text = text.replace("  sigma: 5.0", "  sigma: 5.0\n  sigmaa: 2")
     problems = issues_of(text)
     assert "unknown field" in problems["architecture.growth"]
@@ -126,7 +142,7 @@ def test_unknown_fields_are_named_with_their_path():
 
 
 def test_every_error_at_once_with_lines():
-    text = dump_spec(spec())
+    text = dump_spec(spec(architecture=StackedDenseNet()))
     text = text.replace("growth_rate: 48", "growth_rate: 1").replace("epochs: 200", "epochs: 0")
     text = text.replace("channels: 1", "channels: 2")
     with pytest.raises(SpecError) as info:

@@ -77,10 +77,10 @@ def test_mirror_mouse_example_spec():
     spec = load_spec(ROOT / "examples" / "mirror_mouse.yaml")
     train, validation = load_training_data(spec, ROOT / "examples")
     assert (len(train), len(validation)) == (72, 18)
-    # the example halves the 406x396 frames; the labels remember how to map back
-    assert train.images.shape[1:] == (203, 198, 1)
+    # the example fits the 406x396 frames to 256x250; the labels remember how to map back
+    assert train.images.shape[1:] == (256, 250, 1)
     assert train.frame_transform.frame_size == (406, 396)
-    assert train.frame_transform.scale == pytest.approx((0.5, 0.5))
+    assert train.frame_transform.scale == pytest.approx((256 / 406, 256 / 406))
     assert train.names == spec.skeleton.names
     assert train.skeleton == spec.skeleton
     assert not set(train.sources) & set(validation.sources)

@@ -56,7 +56,9 @@ def test_pixel_centre_convention():
 
 
 def test_layout_and_map_count_match_spec():
-    spec = ModelSpec(skeleton=TREE, preprocessing=Preprocessing(height=64, width=64))
+    spec = ModelSpec(
+        skeleton=TREE, preprocessing=Preprocessing(height=64, width=64), targets={"graph": True}
+    )
     layout = TargetLayout.from_skeleton(TREE, graph=True)
     assert layout.n_maps == spec.n_output_maps == 6 + 1 + 4 + 1 + 1
     assert layout.groups == ((1, (0, 1, 2, 3)),)

@@ -291,7 +291,9 @@ def test_project_spec_trains_on_the_project(tmp_path, video, run_cli):
     loaded = load_spec(spec)
     assert loaded.data.path == "../p.slp" and loaded.training.max_minutes == 5
     assert list(loaded.skeleton.names) == NAMES and loaded.augmentation.flip_lr == 0.5
-    assert (loaded.preprocessing.height, loaded.preprocessing.width) == (30, 40)
+    # the dot video's 60x80 frames are under the 256 px starter size: kept as they are
+    assert (loaded.preprocessing.height, loaded.preprocessing.width) == (60, 80)
+    assert loaded.architecture.type == "unet" and loaded.training.schedule.type == "cosine"
     assert loaded.preprocessing.channels == 1  # the dot video is grey
     code, _out, err = run_cli("spec", "check", spec, "--for", "training")
     assert code == 0, err

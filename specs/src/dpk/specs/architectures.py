@@ -116,14 +116,16 @@ class UNet(StrictModel):
     """A plain encoder-decoder (Ronneberger et al. 2015) built for CPUs: 3x3 convolutions
     with batch normalisation and ReLU (which ONNX runtimes fuse into the convolution),
     strided-convolution downsampling, bilinear upsampling with skip concatenations, one
-    output at the target stride. Not in the DeepPoseKit paper: on a 2-core CPU it trains
-    several times more frames per second than a Stacked DenseNet of similar accuracy."""
+    output at the target stride. Not in the DeepPoseKit paper; dpk's default architecture:
+    in the same 30 CPU minutes it reached lower held-out errors than the Stacked DenseNet
+    on both real datasets, and its int8 file runs 2.8x its float32 speed
+    (docs/benchmarks.md, issues 9 and 15)."""
 
     type: Literal["unet"] = "unet"
     """Architecture tag."""
-    filters: int = Field(default=32, ge=4, le=512)
+    filters: int = Field(default=24, ge=4, le=512)
     """Channels at the first level (stride 2); each deeper level doubles them."""
-    max_filters: int = Field(default=128, ge=4, le=1024)
+    max_filters: int = Field(default=96, ge=4, le=1024)
     """Channel cap of the deeper levels."""
     n_transitions: int = Field(default=4, ge=1, le=8)
     """Halvings of the encoder (its deepest stride is ``2**n_transitions``); an input too

@@ -91,8 +91,9 @@ class ModelSpec(StrictModel):
     """Keypoints, parents and left/right swaps."""
     preprocessing: Preprocessing
     """The model's input and how frames are fitted to it."""
-    architecture: Architecture = StackedDenseNet()
-    """Network architecture (``type`` picks one of the four)."""
+    architecture: Architecture = UNet()
+    """Network architecture (``type`` picks one of the five; the default is a U-Net, the
+    paper's is ``stacked_densenet``)."""
     targets: Targets = Targets()
     """Confidence-map targets."""
     augmentation: Augmentation = Augmentation()

@@ -59,9 +59,11 @@ class Targets(StrictModel):
     """Gaussian standard deviation in input pixels (divided by the stride on the maps)."""
     downsample_factor: int = Field(default=2, ge=0, le=5)
     """Output stride is 2**downsample_factor (2 = quarter resolution)."""
-    graph: bool = True
+    graph: bool = False
     """Also predict the hierarchical posture graph (limb lines, limb groups, all edges,
-    everything): 2K+2 maps in total instead of K."""
+    everything): 2K+2 maps in total instead of K. Off by default: with output heads that
+    start near zero it no longer rescues training from flat maps, and the recipe without
+    it measured better on the fly crops (docs/benchmarks.md, issue 9)."""
     graph_scale: float = Field(default=1.0, ge=0, le=10)
     """Multiplier of the posture-graph maps."""
     mask_missing: bool = True
@@ -85,8 +87,9 @@ class Augmentation(StrictModel):
 
     enabled: bool = True
     """Switch all augmentation on or off."""
-    flip_lr: float = Field(default=0.5, ge=0, le=1)
-    """Probability of a left-right flip (with left/right keypoint swap)."""
+    flip_lr: float = Field(default=0.0, ge=0, le=1)
+    """Probability of a left-right flip (with left/right keypoint swap). Off by default:
+    a flip is only right when the skeleton names every left/right pair in ``swaps``."""
     flip_ud: float = Field(default=0.0, ge=0, le=1)
     """Probability of an up-down flip (with swap)."""
     affine: float = Field(default=0.75, ge=0, le=1)
@@ -97,17 +100,17 @@ class Augmentation(StrictModel):
     """Range of the zoom factor."""
     translation: float = Field(default=0.05, ge=0, le=0.5)
     """Maximum translation as a fraction of the image side."""
-    shear: float = Field(default=8.0, ge=0, le=45)
+    shear: float = Field(default=0.0, ge=0, le=45)
     """Maximum shear in degrees, either way."""
-    noise: float = Field(default=0.25, ge=0, le=1)
+    noise: float = Field(default=0.0, ge=0, le=1)
     """Probability of additive Gaussian noise."""
     noise_std: float = Field(default=0.03, ge=0, le=1)
     """Maximum standard deviation of the noise (0..1 intensity scale)."""
-    dropout: float = Field(default=0.1, ge=0, le=1)
+    dropout: float = Field(default=0.0, ge=0, le=1)
     """Probability of pixel dropout."""
     dropout_rate: float = Field(default=0.02, ge=0, le=0.5)
     """Fraction of pixels dropped when dropout is applied."""
-    blur: float = Field(default=0.1, ge=0, le=1)
+    blur: float = Field(default=0.0, ge=0, le=1)
     """Probability of Gaussian blur."""
     blur_sigma: tuple[float, float] = (0.0, 1.5)
     """Range of the blur sigma in pixels."""
@@ -135,16 +138,15 @@ class Augmentation(StrictModel):
 class LearningRateSchedule(StrictModel):
     """How the learning rate changes during training.
 
-    ``plateau`` (the default, the paper's schedule) multiplies the rate by ``factor`` when
-    the monitored value stops improving. ``cosine`` warms up linearly over
-    ``warmup_steps``, then decays along a half cosine to zero at the end of training: at
-    the end of the time budget when ``training.max_minutes`` is set (the decay follows the
-    wall clock), otherwise after ``training.epochs`` epochs; measured on the fly crops in
-    30 CPU minutes it did not beat ``plateau`` (docs/benchmarks.md, issue 9). ``constant``
-    never changes it.
+    ``cosine`` (the default) warms up linearly over ``warmup_steps``, then decays along a
+    half cosine to zero at the end of training: at the end of the time budget when
+    ``training.max_minutes`` is set (the decay follows the wall clock), otherwise after
+    ``training.epochs`` epochs. ``plateau`` (the paper's schedule) multiplies the rate by
+    ``factor`` when the monitored value stops improving. ``constant`` never changes it.
+    The recipe measured in docs/benchmarks.md (issue 9) uses ``cosine``.
     """
 
-    type: Literal["cosine", "plateau", "constant"] = "plateau"
+    type: Literal["cosine", "plateau", "constant"] = "cosine"
     """``cosine`` warm-up then decay to zero; ``plateau`` reduces on a plateau;
     ``constant`` never changes it."""
     warmup_steps: int = Field(default=200, ge=0)
@@ -160,11 +162,11 @@ class LearningRateSchedule(StrictModel):
 class EarlyStopping(StrictModel):
     """Stop when the monitored value has stopped improving.
 
-    Turn it off with the ``cosine`` schedule: that schedule's last epochs, at the smallest
-    rates, are meant to be the most precise.
+    Off by default: the default ``cosine`` schedule's last epochs, at the smallest rates,
+    are meant to be the most precise. Turn it on with the ``plateau`` schedule.
     """
 
-    enabled: bool = True
+    enabled: bool = False
     """Switch early stopping on or off."""
     patience: int = Field(default=50, ge=1)
     """Epochs without improvement before stopping."""
@@ -208,14 +210,13 @@ class Training(StrictModel):
     peak keeps the same weight whatever the map size or the number of maps. ``pixels``:
     the mean over every pixel of every map (the paper's plain MSE), where one keypoint's
     signal is about ``1 / (height * width * maps)`` of the loss."""
-    foreground_weight: float = Field(default=10.0, ge=0, le=1000)
+    foreground_weight: float = Field(default=0.0, ge=0, le=1000)
     """Extra weight of the squared error where the target is high: each pixel counts
-    ``1 + foreground_weight * target``. 0 with ``loss_normalization: pixels`` is the
-    paper's plain MSE. Confidence maps are
-    mostly zero, and with plain MSE a freshly initialised network first learns to predict
-    nothing and can stay there for hundreds of steps (measured: the mirror mouse without
-    posture graph never left it in 23 minutes on a CPU; with 10 it was at a 10 px median
-    after 5 minutes)."""
+    ``1 + foreground_weight * target``. 0 (the default) with ``loss_normalization:
+    pixels`` is the paper's plain MSE. A weight of 10 was needed while the output heads
+    started with Keras' default initialisation (maps of noise that the loss first had to
+    flatten); the heads now start near zero and the weight no longer helps (measured on
+    the fly crops, docs/benchmarks.md, issue 9)."""
     validation_fraction: float = Field(default=0.1, ge=0, lt=1)
     """Fraction of frames held out for validation when the data section gives no split."""
     split: Literal["random", "blocks"] = "random"
