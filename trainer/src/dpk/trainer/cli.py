@@ -212,6 +212,7 @@ def _publish(args: argparse.Namespace) -> int:
         data_license=args.data_license,
         description=args.description,
         threads=args.threads,
+        which=args.which,
     )
     print(result.summary())
     return 0
@@ -246,4 +247,7 @@ def register_publish(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-license", required=True, help="licence of the training data")
     p.add_argument("--description", default="", help="one line for dpk zoo list")
     p.add_argument("--threads", type=int, help="CPU threads for the speed measurement")
+    p.add_argument(
+        "--which", choices=["best", "last"], default="best", help="checkpoint (default: best)"
+    )
     p.set_defaults(func=_publish)

@@ -57,6 +57,10 @@ def evaluate_run(
             section's validation frames; or a labels file to use all its frames.
         out_dir: Where metrics.json and the plots go (default ``RUN/evaluation``).
         which: ``best`` or ``last`` checkpoint.
+
+    An anchor model's errors are per animal: its anchors are matched to the labelled
+    animals first, and a missed animal has no error (its share is the overall count's
+    shortfall).
     """
     from dpk.trainer.training import load_run
     from dpk.trainer.training.callbacks import predict_keypoints
@@ -67,6 +71,13 @@ def evaluate_run(
     if len(frames.images) == 0:
         raise DpkError("no labelled frames to evaluate on")
     predicted = predict_keypoints(model, spec, frames.images)
+    if spec.targets.anchor is not None:  # one column per animal: anchors matched to them
+        from dpk.trainer.anchors import anchor_skeleton
+        from dpk.trainer.training.callbacks import matched
+
+        predicted = matched(predicted, frames.keypoints, spec)
+        columns = anchor_skeleton(spec.skeleton.names[0], frames.keypoints.shape[1])
+        spec = spec.model_copy(update={"skeleton": columns})
     return evaluate_arrays(
         spec,
         frames.images,

@@ -69,6 +69,7 @@ def publish_run(
     data_license: str,
     description: str = "",
     threads: int | None = None,
+    which: str = "best",
 ) -> PublishResult:
     """Publish a run folder as a zoo model.
 
@@ -87,6 +88,8 @@ def publish_run(
         data_license: Licence of the training data.
         description: One line for ``dpk zoo list``.
         threads: CPU threads for the speed measurement.
+        which: The checkpoint to publish, ``best`` or ``last`` (evaluated afresh when it
+            is ``last``).
     """
     from dpk.runtime.benchmark import benchmark_model, machine_description
     from dpk.trainer.evaluation_run import evaluate_run
@@ -106,7 +109,10 @@ def publish_run(
     summary = json.loads(summary_path.read_text())
     metrics_path = run_dir / "evaluation" / "metrics.json"
     report = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    if "pixels" not in report:  # missing, or written before errors were in frame pixels
+    if which != "best":  # the run's evaluation is of its best weights
+        with tempfile.TemporaryDirectory() as tmp:
+            report = evaluate_run(run_dir, which=which, out_dir=tmp).report
+    elif "pixels" not in report:  # missing, or written before errors were in frame pixels
         report = evaluate_run(run_dir).report
     overall = report["overall"]
     metrics = {
@@ -115,7 +121,7 @@ def publish_run(
     }
     with tempfile.TemporaryDirectory() as tmp:
         exported = Path(tmp) / (name.replace(":", "_") + ".onnx")
-        (export_report,) = export_run(run_dir, exported)
+        (export_report,) = export_run(run_dir, exported, which=which)
         model_file, results, _ = benchmark_model(
             exported, batch_sizes=(1, 100), devices=["cpu"], threads=threads
         )
