@@ -9,7 +9,16 @@ from dpk.zoo.hashing import sha256_file
 
 pytestmark = pytest.mark.real_registry
 
-EXPECTED = {"stacked_densenet.mirror_mouse", "stacked_densenet.fly13", "deeplabcut.fly13"}
+EXPECTED = {
+    "stacked_densenet.mirror_mouse",
+    "stacked_densenet.fly13",
+    "deeplabcut.fly13",
+    "unet.fly13",
+    "unet.mirror_mouse",
+    "unet.fly_anchor",
+}
+ANCHOR_MODELS = {"unet.fly_anchor"}
+"""Anchor models find one point per animal: their skeleton is that point."""
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +33,14 @@ def test_the_real_models_ship_with_measured_cards(registry):
         assert entry.metrics["error_median_px"] > 0 and entry.metrics["error_mean_px"] > 0
         assert entry.speed["cpu@1"] > 0 and entry.speed["cpu@100"] > 0
         assert entry.license and entry.training_data and entry.data_license
-        assert len(entry.keypoints) >= 13
+        assert (
+            len(entry.keypoints) == 1 if entry.name in ANCHOR_MODELS else len(entry.keypoints) >= 13
+        )
+
+
+def test_the_fly_pipeline_pairs_the_shipped_models(registry):
+    (pipeline,) = [p for p in registry.pipelines if p.name == "topdown.fly13"]
+    assert (pipeline.pipeline.anchor, pipeline.pipeline.pose) == ("unet.fly_anchor", "unet.fly13")
 
 
 def test_packaged_files_match_their_size_and_checksum(registry):
