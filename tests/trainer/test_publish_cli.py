@@ -111,6 +111,36 @@ def test_export_evaluate_publish(tiny_run, run_cli, tmp_path):
     assert card.training_data.license == "CC0-1.0" and card.speed and card.metrics == entry.metrics
 
 
+@pytest.mark.slow
+def test_publish_int8_measures_the_int8_file(tiny_run, run_cli, tmp_path):
+    from dpk.trainer.evaluation_run import evaluate_model_file
+    from dpk.zoo import Registry
+
+    registry = tmp_path / "zoo" / "registry.yaml"
+    registry.parent.mkdir()
+    code, out, stderr = run_cli(
+        "publish", tiny_run, "--name", "tiny_net.blobs:int8", "--quantize", "int8",
+        "--which", "last", "--registry", registry, "--packaged",
+        "--training-data", "synthetic blobs", "--data-license", "CC0-1.0",
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "published tiny_net.blobs:int8" in out
+    entry = Registry.from_file(registry).get("tiny_net.blobs:int8")
+    packaged = registry.parent / "models" / entry.file
+    assert entry.file == "tiny_net.blobs_int8.onnx"
+    meta = (
+        ort.InferenceSession(str(packaged), providers=["CPUExecutionProvider"])
+        .get_modelmeta()
+        .custom_metadata_map
+    )
+    assert meta["dpk.precision"] == "int8"
+    card = ModelCard.model_validate_json(meta["dpk.card"])
+    assert card.training["precision"] == "int8" and card.metrics == entry.metrics
+    # the card's errors are the published int8 file's own on the held-out frames
+    again = evaluate_model_file(tiny_run, packaged, out_dir=tmp_path / "again").report
+    assert entry.metrics["error_median_px"] == pytest.approx(again["overall"]["median"])
+
+
 def test_publish_needs_a_destination(tiny_run, run_cli):
     code, _, stderr = run_cli(
         "publish",

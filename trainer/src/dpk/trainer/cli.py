@@ -213,6 +213,7 @@ def _publish(args: argparse.Namespace) -> int:
         description=args.description,
         threads=args.threads,
         which=args.which,
+        quantize=args.quantize,
     )
     print(result.summary())
     return 0
@@ -249,5 +250,10 @@ def register_publish(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for the speed measurement")
     p.add_argument(
         "--which", choices=["best", "last"], default="best", help="checkpoint (default: best)"
+    )
+    p.add_argument(
+        "--quantize",
+        choices=["int8"],
+        help="publish the int8 variant (its card's errors measured on the int8 file)",
     )
     p.set_defaults(func=_publish)

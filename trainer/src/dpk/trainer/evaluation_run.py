@@ -7,7 +7,7 @@ from pathlib import Path
 from dpk.specs import DpkError, load_spec
 from dpk.trainer.evaluate import EvaluationResult, evaluate_arrays
 
-__all__ = ["evaluate_run"]
+__all__ = ["evaluate_model_file", "evaluate_run"]
 
 
 def _frames_for(spec, run_dir: Path, data: Path | None):
@@ -84,5 +84,48 @@ def evaluate_run(
         predicted,
         frames.keypoints,
         Path(out_dir or run_dir / "evaluation"),
+        frame_transform=frames.frame_transform,
+    )
+
+
+def evaluate_model_file(
+    run_dir: str | Path, model_file: str | Path, *, out_dir: str | Path
+) -> EvaluationResult:
+    """Evaluate an exported model file (a float16 or int8 variant, say) on its run's
+    held-out frames, with onnxruntime, exactly as :func:`evaluate_run` evaluates the
+    Keras checkpoint.
+
+    Args:
+        run_dir: The run folder the file was exported from (its spec and data).
+        model_file: The ``.onnx`` file.
+        out_dir: Where metrics.json and the plots go.
+
+    Raises:
+        DpkError: An anchor model (its keypoints are per animal, not per keypoint), or no
+            labelled frames.
+    """
+    import numpy as np
+    import onnxruntime as ort
+
+    run_dir = Path(run_dir)
+    spec = load_spec(run_dir / "spec.yaml")
+    if spec.targets.anchor is not None:
+        raise DpkError(f"{model_file}: an anchor model; evaluate its run (dpk evaluate) instead")
+    frames = _frames_for(spec, run_dir, None)
+    if len(frames.images) == 0:
+        raise DpkError(f"{run_dir}: no labelled frames to evaluate on")
+    session = ort.InferenceSession(str(model_file), providers=["CPUExecutionProvider"])
+    predicted = np.concatenate(
+        [
+            session.run(["keypoints"], {"image": frames.images[i : i + 16]})[0]
+            for i in range(0, len(frames.images), 16)
+        ]
+    )
+    return evaluate_arrays(
+        spec,
+        frames.images,
+        predicted,
+        frames.keypoints,
+        Path(out_dir),
         frame_transform=frames.frame_transform,
     )

@@ -70,6 +70,7 @@ def publish_run(
     description: str = "",
     threads: int | None = None,
     which: str = "best",
+    quantize: str | None = None,
 ) -> PublishResult:
     """Publish a run folder as a zoo model.
 
@@ -90,10 +91,13 @@ def publish_run(
         threads: CPU threads for the speed measurement.
         which: The checkpoint to publish, ``best`` or ``last`` (evaluated afresh when it
             is ``last``).
+        quantize: ``"int8"`` publishes the int8 variant (``dpk export --quantize int8``)
+            instead of the float32 file; its card's errors are measured on the int8 file
+            itself, on the run's held-out frames.
     """
     from dpk.runtime.benchmark import benchmark_model, machine_description
-    from dpk.trainer.evaluation_run import evaluate_run
-    from dpk.trainer.export import export_run
+    from dpk.trainer.evaluation_run import evaluate_model_file, evaluate_run
+    from dpk.trainer.export import export_run, variant_path
     from dpk.zoo import add_entry, make_entry
 
     run_dir = Path(run_dir)
@@ -121,7 +125,16 @@ def publish_run(
     }
     with tempfile.TemporaryDirectory() as tmp:
         exported = Path(tmp) / (name.replace(":", "_") + ".onnx")
-        (export_report,) = export_run(run_dir, exported, which=which)
+        export_report = export_run(run_dir, exported, which=which, quantize=quantize)
+        if quantize is not None:
+            exported = variant_path(exported, quantize)
+            report = evaluate_model_file(run_dir, exported, out_dir=Path(tmp) / "evaluation").report
+            metrics = {
+                f"error_{k}_px" if k in ("median", "mean", "p95") else k: float(
+                    report["overall"][k]
+                )
+                for k in CARD_METRICS
+            }
         model_file, results, _ = benchmark_model(
             exported, batch_sizes=(1, 100), devices=["cpu"], threads=threads
         )
@@ -158,6 +171,7 @@ def publish_run(
                 "loss_normalization": spec.training.loss_normalization,
                 "foreground_weight": spec.training.foreground_weight,
                 "seed": spec.training.seed,
+                "precision": quantize or "fp32",
             },
             created=date.today().isoformat(),
             dpk_version=__version__,
@@ -166,7 +180,7 @@ def publish_run(
         for prop in proto.metadata_props:
             if prop.key == META_CARD:
                 prop.value = portable_card(card).model_dump_json()
-        published = Path(tmp) / "publish" / exported.name
+        published = Path(tmp) / "publish" / (name.replace(":", "_") + ".onnx")
         published.parent.mkdir()
         onnx.save(proto, str(published))
         entry = make_entry(
