@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import onnx
 
@@ -70,7 +71,7 @@ def publish_run(
     description: str = "",
     threads: int | None = None,
     which: str = "best",
-    quantize: str | None = None,
+    quantize: Literal["int8"] | None = None,
 ) -> PublishResult:
     """Publish a run folder as a zoo model.
 
@@ -127,7 +128,7 @@ def publish_run(
         exported = Path(tmp) / (name.replace(":", "_") + ".onnx")
         export_report = export_run(run_dir, exported, which=which, quantize=quantize)
         if quantize is not None:
-            exported = variant_path(exported, quantize)
+            exported = variant_path(exported, "int8")
             report = evaluate_model_file(run_dir, exported, out_dir=Path(tmp) / "evaluation").report
             metrics = {
                 f"error_{k}_px" if k in ("median", "mean", "p95") else k: float(
