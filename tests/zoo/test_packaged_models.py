@@ -14,6 +14,7 @@ EXPECTED = {
     "stacked_densenet.fly13",
     "deeplabcut.fly13",
     "unet.fly13",
+    "unet.fly13:int8",
     "unet.mirror_mouse",
     "unet.fly_anchor",
 }
@@ -39,8 +40,9 @@ def test_the_real_models_ship_with_measured_cards(registry):
 
 
 def test_the_fly_pipeline_pairs_the_shipped_models(registry):
-    (pipeline,) = [p for p in registry.pipelines if p.name == "topdown.fly13"]
-    assert (pipeline.pipeline.anchor, pipeline.pipeline.pose) == ("unet.fly_anchor", "unet.fly13")
+    pairs = {p.name: (p.pipeline.anchor, p.pipeline.pose) for p in registry.pipelines}
+    assert pairs["topdown.fly13"] == ("unet.fly_anchor", "unet.fly13")
+    assert pairs["topdown.fly13:int8"] == ("unet.fly_anchor", "unet.fly13:int8")
 
 
 def test_packaged_files_match_their_size_and_checksum(registry):
