@@ -67,6 +67,7 @@ from dpk.runtime.formats.dlc_table import (
     MULTI_ANIMAL_HINT,
     SINGLE,
     DlcTable,
+    common_bodyparts,
     is_multi_animal_table,
     read_dlc_csv_table,
     read_dlc_h5_table,
@@ -496,21 +497,6 @@ def _parts_of(table: DlcTable, individual: str) -> list[str]:
     return [b for i, b in zip(table.individuals, table.bodyparts, strict=True) if i == individual]
 
 
-def _check_same_parts(table: DlcTable, names: list[str]) -> list[str]:
-    """The individuals' common body parts (in the first one's order), or a one-line error."""
-    parts = {name: _parts_of(table, name) for name in names}
-    first = parts[names[0]]
-    differing = [n for n in names[1:] if sorted(parts[n]) != sorted(first)]
-    if differing:
-        text = "; ".join(f"{n}: {', '.join(parts[n])}" for n in [names[0], *differing])
-        raise LabelsError(
-            f"{table.path}: individuals have different body parts ({text}); every individual "
-            "needs the same body parts (DeepLabCut's multianimalbodyparts): add the missing "
-            "columns (empty) or move unique ones under the individual 'single'"
-        )
-    return first
-
-
 def _animals(table: DlcTable, bodyparts: Sequence[str] | None, unique: Sequence[str]) -> _Animals:
     """Split a multi-animal table into individuals (see the module notes for the rules)."""
     source = str(table.path)
@@ -521,7 +507,9 @@ def _animals(table: DlcTable, bodyparts: Sequence[str] | None, unique: Sequence[
             f"{source}: only the individual 'single' (unique body parts) has columns; a "
             "per-animal model needs the animals' body parts (multianimalbodyparts)"
         )
-    parts = _check_same_parts(table, names)
+    parts = common_bodyparts(
+        str(table.path), {name: _parts_of(table, name) for name in names}, LabelsError
+    )
     wanted = list(bodyparts) if bodyparts is not None else parts
     unknown = [b for b in parts if b not in wanted]
     if unknown:

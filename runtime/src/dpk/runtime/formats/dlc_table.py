@@ -39,6 +39,7 @@ __all__ = [
     "SINGLE",
     "DlcTable",
     "Individuals",
+    "common_bodyparts",
     "is_multi_animal_table",
     "read_dlc_csv_table",
     "read_dlc_h5_table",
@@ -482,6 +483,32 @@ class Individuals:
     unique: list[str]
 
 
+def common_bodyparts(
+    source: str, parts: dict[str, list[str]], error: type[Exception] = DpkError
+) -> list[str]:
+    """The body parts every individual has (in the first one's order).
+
+    Args:
+        source: The table's path, for the message.
+        parts: Each individual's body parts, in column order.
+        error: The exception class to raise (the labels readers raise ``LabelsError``).
+
+    Raises:
+        error: Individuals with different body parts (one line naming the file and the fix).
+    """
+    names = list(parts)
+    first = parts[names[0]]
+    differing = [n for n in names[1:] if sorted(parts[n]) != sorted(first)]
+    if differing:
+        text = "; ".join(f"{n}: {', '.join(parts[n])}" for n in [names[0], *differing])
+        raise error(
+            f"{source}: individuals have different body parts ({text}); every individual "
+            "needs the same body parts (DeepLabCut's multianimalbodyparts): add the missing "
+            "columns (empty) or move unique ones under the individual 'single'"
+        )
+    return first
+
+
 def split_individuals(table: DlcTable) -> Individuals:
     """Split a multi-animal table into its individuals (``single`` set aside).
 
@@ -506,15 +533,7 @@ def split_individuals(table: DlcTable) -> Individuals:
             f"{source}: only the individual 'single' (unique body parts) has columns; the "
             "animals' body parts (multianimalbodyparts) need columns of their own individuals"
         )
-    first = parts[names[0]]
-    differing = [n for n in names[1:] if sorted(parts[n]) != sorted(first)]
-    if differing:
-        text = "; ".join(f"{n}: {', '.join(parts[n])}" for n in [names[0], *differing])
-        raise DpkError(
-            f"{source}: individuals have different body parts ({text}); every individual "
-            "needs the same body parts (DeepLabCut's multianimalbodyparts): add the missing "
-            "columns (empty) or move unique ones under the individual 'single'"
-        )
+    first = common_bodyparts(source, parts)
     picks = np.array([[column[(n, b)] for b in first] for n in names], dtype=np.int64)
     return Individuals(
         names=names, bodyparts=list(first), values=table.values[:, picks], unique=unique

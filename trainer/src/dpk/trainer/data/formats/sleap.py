@@ -27,6 +27,18 @@ def detect(path: Path) -> bool:
     return path.suffix.lower() == ".slp"
 
 
+def _check_same_size(
+    sleap: SleapLabels, images: list[np.ndarray], image: np.ndarray, index: int, fix: str
+) -> None:
+    """Whole-frame examples of one video must share a size: a one-line error saying ``fix``."""
+    if images and image.shape != images[0].shape:
+        raise DpkError(
+            f"{sleap.path}: frames of {sleap.video_key} differ in size ({images[0].shape[1]}x"
+            f"{images[0].shape[0]} and {image.shape[1]}x{image.shape[0]} at frame {index}); "
+            f"{fix}"
+        )
+
+
 def _sleap_full_frames(sleap: SleapLabels, spec: ModelSpec, frames: list[int]) -> Labels:
     """Whole frames as examples, for SLEAP files with one animal per frame."""
     origin = str(sleap.path)
@@ -34,12 +46,10 @@ def _sleap_full_frames(sleap: SleapLabels, spec: ModelSpec, frames: list[int]) -
     images: list[np.ndarray] = []
     keypoints: list[np.ndarray] = []
     for index, image in sleap.iter_frames(frames):
-        if images and image.shape != images[0].shape:
-            raise DpkError(
-                f"{origin}: frames of {sleap.video_key} differ in size ({images[0].shape[1]}x"
-                f"{images[0].shape[0]} and {image.shape[1]}x{image.shape[0]} at frame {index}); "
-                "add data.crop to train on crops, which may come from frames of any size"
-            )
+        _check_same_size(
+            sleap, images, image, index,
+            "add data.crop to train on crops, which may come from frames of any size",
+        )  # fmt: skip
         images.append(image)
         keypoints.append(sleap.instances[index][0, columns])
     labels = Labels(
@@ -68,12 +78,10 @@ def _sleap_anchor_frames(sleap: SleapLabels, spec: ModelSpec, frames: list[int])
     images: list[np.ndarray] = []
     keypoints: list[np.ndarray] = []
     for index, image in sleap.iter_frames(frames):
-        if images and image.shape != images[0].shape:
-            raise DpkError(
-                f"{origin}: frames of {sleap.video_key} differ in size ({images[0].shape[1]}x"
-                f"{images[0].shape[0]} and {image.shape[1]}x{image.shape[0]} at frame {index}); "
-                "an anchor model trains on whole frames of one size per video"
-            )
+        _check_same_size(
+            sleap, images, image, index,
+            "an anchor model trains on whole frames of one size per video",
+        )  # fmt: skip
         images.append(image)
     for index in frames:
         points = np.full((a, 2), np.nan, np.float32)
