@@ -510,8 +510,9 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
         "-o",
         "--output",
         action="append",
-        help="output file; the suffix picks the format (.csv, .h5, .slp, .nwb); repeat for "
-        "several outputs",
+        help="output file; the suffix picks the format (.csv, .h5, .slp, .nwb, .json for "
+        "COCO, .analysis.h5 for SLEAP analysis; --format dlc for DeepLabCut's .csv/.h5); "
+        "repeat for several outputs",
     )
     batch = parser.add_argument_group(
         "many videos",
