@@ -104,8 +104,7 @@ def evaluate_model_file(
         DpkError: An anchor model (its keypoints are per animal, not per keypoint), or no
             labelled frames.
     """
-    import numpy as np
-    import onnxruntime as ort
+    from dpk.trainer.export.variants import run_keypoints
 
     run_dir = Path(run_dir)
     spec = load_spec(run_dir / "spec.yaml")
@@ -114,13 +113,7 @@ def evaluate_model_file(
     frames = _frames_for(spec, run_dir, None)
     if len(frames.images) == 0:
         raise DpkError(f"{run_dir}: no labelled frames to evaluate on")
-    session = ort.InferenceSession(str(model_file), providers=["CPUExecutionProvider"])
-    predicted = np.concatenate(
-        [
-            session.run(["keypoints"], {"image": frames.images[i : i + 16]})[0]
-            for i in range(0, len(frames.images), 16)
-        ]
-    )
+    predicted = run_keypoints(str(model_file), frames.images)
     return evaluate_arrays(
         spec,
         frames.images,

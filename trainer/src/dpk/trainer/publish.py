@@ -97,7 +97,7 @@ def publish_run(
             itself, on the run's held-out frames.
     """
     from dpk.runtime.benchmark import benchmark_model, machine_description
-    from dpk.trainer.evaluation_run import evaluate_model_file, evaluate_run
+    from dpk.trainer.evaluation_run import evaluate_model_file
     from dpk.trainer.export import export_run, variant_path
     from dpk.zoo import add_entry, make_entry
 
@@ -105,37 +105,26 @@ def publish_run(
     if not packaged and not urls:
         raise DpkError("give --url (where the file will be downloaded from) or --packaged")
     registry = target_registry(registry, packaged=packaged)
-    kept = run_dir / "export" / (name.replace(":", "_") + ".onnx")
+    file_name = name.replace(":", "_") + ".onnx"
+    kept = run_dir / "export" / file_name
     check_writable(registry)  # before the slow evaluation, export and benchmark
     check_writable(kept if kept.parent.is_dir() else kept.parent)
     summary_path = run_dir / "summary.json"
     if not summary_path.is_file():
         raise DpkError(f"{run_dir}: no summary.json; finish training first (dpk train)")
     summary = json.loads(summary_path.read_text())
-    metrics_path = run_dir / "evaluation" / "metrics.json"
-    report = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    if which != "best":  # the run's evaluation is of its best weights
-        with tempfile.TemporaryDirectory() as tmp:
-            report = evaluate_run(run_dir, which=which, out_dir=tmp).report
-    elif "pixels" not in report:  # missing, or written before errors were in frame pixels
-        report = evaluate_run(run_dir).report
-    overall = report["overall"]
-    metrics = {
-        f"error_{k}_px" if k in ("median", "mean", "p95") else k: float(overall[k])
-        for k in CARD_METRICS
-    }
     with tempfile.TemporaryDirectory() as tmp:
-        exported = Path(tmp) / (name.replace(":", "_") + ".onnx")
+        exported = Path(tmp) / file_name
         export_report = export_run(run_dir, exported, which=which, quantize=quantize)
-        if quantize is not None:
+        if quantize is not None:  # the card's errors are the published file's own
             exported = variant_path(exported, "int8")
             report = evaluate_model_file(run_dir, exported, out_dir=Path(tmp) / "evaluation").report
-            metrics = {
-                f"error_{k}_px" if k in ("median", "mean", "p95") else k: float(
-                    report["overall"][k]
-                )
-                for k in CARD_METRICS
-            }
+        else:
+            report = _checkpoint_report(run_dir, which, Path(tmp) / "evaluation")
+        metrics = {
+            f"error_{k}_px" if k in ("median", "mean", "p95") else k: float(report["overall"][k])
+            for k in CARD_METRICS
+        }
         model_file, results, _ = benchmark_model(
             exported, batch_sizes=(1, 100), devices=["cpu"], threads=threads
         )
@@ -181,7 +170,7 @@ def publish_run(
         for prop in proto.metadata_props:
             if prop.key == META_CARD:
                 prop.value = portable_card(card).model_dump_json()
-        published = Path(tmp) / "publish" / (name.replace(":", "_") + ".onnx")
+        published = Path(tmp) / "publish" / file_name
         published.parent.mkdir()
         onnx.save(proto, str(published))
         entry = make_entry(
@@ -215,6 +204,21 @@ def target_registry(registry: str | Path | None, *, packaged: bool) -> Path:
     if registry:
         return Path(registry)
     return SHIPPED_REGISTRY if packaged else user_registry_path()
+
+
+def _checkpoint_report(run_dir: Path, which: str, out_dir: Path) -> dict:
+    """The evaluation report of a run's checkpoint: the run's own ``metrics.json`` for its
+    best weights when it is in frame pixels, else a fresh evaluation (the best weights'
+    goes to ``RUN/evaluation``, another checkpoint's to ``out_dir``)."""
+    from dpk.trainer.evaluation_run import evaluate_run
+
+    if which != "best":  # the run's evaluation is of its best weights
+        return evaluate_run(run_dir, which=which, out_dir=out_dir).report
+    metrics_path = run_dir / "evaluation" / "metrics.json"
+    report = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    if "pixels" not in report:  # missing, or written before errors were in frame pixels
+        report = evaluate_run(run_dir).report
+    return report
 
 
 def _short(provider: str) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "VariantReport",
     "compare_models",
     "export_paths",
+    "run_keypoints",
     "to_float16",
     "to_int8",
     "variant_path",
@@ -106,7 +107,14 @@ def _input_nodes(model: onnx.ModelProto) -> list[str]:
     return found
 
 
-def _run(model: bytes | str, images: np.ndarray) -> np.ndarray:
+def run_keypoints(model: bytes | str, images: np.ndarray) -> np.ndarray:
+    """The ``keypoints`` output (N, K, 3) of an exported file on ``images``, with
+    onnxruntime on the CPU, in batches of 16.
+
+    Args:
+        model: The ``.onnx`` file's path (or its bytes).
+        images: uint8 (N, H, W, C) at the model's input size.
+    """
     import onnxruntime as ort
 
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
@@ -122,8 +130,8 @@ def compare_models(
     reference: str | Path, variant: str | Path, images: np.ndarray, labels: np.ndarray | None = None
 ) -> VariantReport:
     """Compare a variant's keypoints with the reference model's on ``images``."""
-    a = _run(str(reference), images)
-    b = _run(str(variant), images)
+    a = run_keypoints(str(reference), images)
+    b = run_keypoints(str(variant), images)
     diff = np.sqrt(((a[..., :2] - b[..., :2]) ** 2).sum(-1)).ravel()
     change = None
     if labels is not None:
