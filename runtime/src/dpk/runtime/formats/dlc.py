@@ -414,6 +414,16 @@ def is_dlc_path(path: str | Path) -> bool:
     return False
 
 
+def _table_project(table: Path, project_dir: str | Path | None) -> Path | None:
+    """The folder a table's image paths are relative to: ``project_dir`` when given, else
+    the project of a ``labeled-data/<video>/`` table, else None (the table's folder)."""
+    if project_dir is not None:
+        return Path(project_dir)
+    if table.parent.parent.name == "labeled-data":
+        return table.parent.parent.parent
+    return None
+
+
 def load_dlc(
     path: str | Path,
     *,
@@ -437,11 +447,9 @@ def load_dlc(
     if path.is_dir() or path.name == "config.yaml":
         return load_dlc_project(path, channels=channels)
     table = read_dlc_table(path)
-    if project_dir is None and path.parent.parent.name == "labeled-data":
-        project_dir = path.parent.parent.parent
     labels, _ = _labels_from_table(
         table,
-        project_dir=Path(project_dir) if project_dir is not None else None,
+        project_dir=_table_project(path, project_dir),
         bodyparts=None,
         skeleton=None,
         channels=channels,
@@ -726,11 +734,9 @@ def load_dlc_instances(
                 f"{path}: a single-animal table (no 'individuals' header row); read it with "
                 "load_dlc (dpk train does without data.crop or targets.anchor)"
             )
-        if project_dir is None and path.parent.parent.name == "labeled-data":
-            project_dir = path.parent.parent.parent
         videos, animals = _table_instances(
             table,
-            project_dir=Path(project_dir) if project_dir is not None else None,
+            project_dir=_table_project(path, project_dir),
             bodyparts=None,
             unique=[],
             skeleton=None,
