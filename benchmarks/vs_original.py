@@ -12,7 +12,9 @@ the skeleton is a 32-keypoint chain) with random weights, on both sides:
   ("with subpixel"), and the network alone (the last stack's maps, no peak finding).
 - dpk: the equivalent spec exported by dpk's exporter (subpixel peaks in the ONNX graph),
   timed through ``dpk.runtime.Predictor.predict`` (uint8 frames, preprocessing included)
-  in the project's ``.venv``.
+  in the project's ``.venv``, once per ``--activations`` entry: ``selu`` (the paper's,
+  as in the original) and ``leaky_relu`` (``architecture.activation``, which
+  onnxruntime's CPU provider fuses into the convolutions).
 
 The same 100 random uint8 frames (a ``.npy`` file shared by both processes); batch 1 and
 100 (``--quick``: 1 and 8 on 16 frames, one round). Each measurement is a subprocess
@@ -33,7 +35,7 @@ edited), each the least 0.3.9 needs to import and build its model on today's sta
 - numpy 2 in imgaug 0.4.0 (imported by 0.3.9's generators): ``np.sctypes`` (removed in
   numpy 2) restored with numpy 1's value for the names imgaug reads.
 
-Usage: python benchmarks/vs_original.py [--quick] [--threads N] [--rounds R]
+Usage: python benchmarks/vs_original.py [--quick] [--threads N] [--rounds R] [--activations A,B]
 (first: scripts/original_dpk_env.sh). Prints a Markdown table, writes
 ``benchmarks/results/vs_original.json`` (``vs_original_quick.json`` with ``--quick``).
 """
@@ -159,7 +161,7 @@ def time_original(frames_path: Path, batches: list[int], threads: int) -> dict:
 
 
 # ------------------------------------------------------------------------------ dpk's side
-def dpk_spec():
+def dpk_spec(activation: str = "selu"):
     """dpk's spec of the same network: 2 stacks, growth 32, 192x192x1, 32 keypoints, graph."""
     from dpk.specs import ModelSpec, Preprocessing, Skeleton, StackedDenseNet, Targets
 
@@ -169,19 +171,19 @@ def dpk_spec():
         name="stacked_densenet_paper",
         skeleton=Skeleton(names=names, parents=parents),
         preprocessing=Preprocessing(height=SIDE, width=SIDE, channels=1),
-        architecture=StackedDenseNet(n_stacks=2, growth_rate=32),
+        architecture=StackedDenseNet(n_stacks=2, growth_rate=32, activation=activation),
         targets=Targets(sigma=SIGMA, downsample_factor=2, graph=True),
     )
 
 
-def export_dpk(frames_path: Path, model_path: Path) -> dict:
+def export_dpk(frames_path: Path, model_path: Path, activation: str = "selu") -> dict:
     """Export the spec with random weights (dpk's exporter, checked against Keras)."""
     import keras
 
     from dpk.trainer.export import export_onnx
     from dpk.trainer.models import build_model, count_flops, count_params
 
-    spec = dpk_spec()
+    spec = dpk_spec(activation)
     keras.utils.set_random_seed(0)
     model = build_model(spec)
     flops = count_flops(model)
@@ -242,7 +244,7 @@ def run_worker(args: argparse.Namespace) -> None:
     if kind == "original":
         answer = time_original(frames, batches, args.threads)
     elif kind == "export":
-        answer = export_dpk(frames, Path(args.model))
+        answer = export_dpk(frames, Path(args.model), args.activation)
     else:
         answer = time_dpk(frames, Path(args.model), batches, args.threads)
     print(json.dumps(answer))
@@ -259,6 +261,13 @@ def main() -> None:
     parser.add_argument("--frames", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--batches", type=int, nargs="*", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--activations",
+        default="selu,leaky_relu",
+        help="dpk's Stacked DenseNet activations to time, comma-separated (default "
+        "selu,leaky_relu: the paper's and the one onnxruntime fuses)",
+    )
+    parser.add_argument("--activation", default="selu", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         run_worker(args)
@@ -273,20 +282,30 @@ def main() -> None:
     rounds = args.rounds or (1 if args.quick else 3)
     common = ["--threads", str(args.threads), "--batches", *map(str, batches)]
 
+    activations = [a.strip() for a in args.activations.split(",") if a.strip()]
+    sides = ["original"] + [f"dpk_{a}" for a in activations]
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        frames_path, model_path = Path(tmp) / "frames.npy", Path(tmp) / "paper.onnx"
+        frames_path = Path(tmp) / "frames.npy"
+        models = {f"dpk_{a}": Path(tmp) / f"paper_{a}.onnx" for a in activations}
         rng = np.random.default_rng(0)
         np.save(frames_path, rng.integers(0, 256, (n_frames, SIDE, SIDE, 1), dtype=np.uint8))
-        print("exporting dpk's model ...", flush=True)
-        exported = worker(here, "export", "--frames", str(frames_path), "--model", str(model_path))
-        runs: dict[str, list[dict]] = {"original": [], "dpk": []}
+        exported = {}
+        for activation in activations:
+            print(f"exporting dpk's model ({activation}) ...", flush=True)
+            model = str(models[f"dpk_{activation}"])
+            exported[activation] = worker(
+                here, "export", "--frames", str(frames_path), "--model", model,
+                "--activation", activation,
+            )  # fmt: skip
+        runs: dict[str, list[dict]] = {side: [] for side in sides}
         for r in range(rounds):
-            order = ["original", "dpk"] if r % 2 == 0 else ["dpk", "original"]
+            order = sides[r % len(sides) :] + sides[: r % len(sides)]
             for side in order:
                 python = original_python if side == "original" else here
-                extra = ["--model", str(model_path)] if side == "dpk" else []
-                answer = worker(python, side, "--frames", str(frames_path), *extra, *common)
+                kind = "original" if side == "original" else "dpk"
+                extra = ["--model", str(models[side])] if side in models else []
+                answer = worker(python, kind, "--frames", str(frames_path), *extra, *common)
                 runs[side].append(answer)
                 fps = {k: round(v, 1) for k, v in answer.items() if "fps@" in k}
                 print(f"round {r + 1}/{rounds} {side}: {fps}", flush=True)
@@ -298,30 +317,36 @@ def main() -> None:
     for b in batches:
         sub = med("original", f"subpixel_fps@{b}")
         net = med("original", f"network_fps@{b}")
-        ours = med("dpk", f"fps@{b}")
-        rows.append(
-            {
-                "batch": b,
-                "original_subpixel_fps": sub,
-                "original_network_fps": net,
-                "dpk_fps": ours,
-                "dpk_over_original_subpixel": ours / sub,
-                "dpk_over_original_network": ours / net,
-            }
-        )
-        table.append([b, sub, net, ours, f"{ours / sub:.2f}x", f"{ours / net:.2f}x"])
+        for activation in activations:
+            ours = med(f"dpk_{activation}", f"fps@{b}")
+            rows.append(
+                {
+                    "batch": b,
+                    "activation": activation,
+                    "original_subpixel_fps": sub,
+                    "original_network_fps": net,
+                    "dpk_fps": ours,
+                    "dpk_over_original_subpixel": ours / sub,
+                    "dpk_over_original_network": ours / net,
+                }
+            )
+            table.append(
+                [b, sub, net, activation, ours, f"{ours / sub:.2f}x", f"{ours / net:.2f}x"]
+            )
     print_table(
         [
             "batch",
             "original DPK 0.3.9, with subpixel (fps)",
             "original, network alone (fps)",
+            "dpk activation",
             "dpk Predictor.predict (fps)",
             "dpk / original",
             "dpk / original network",
         ],
         table,
         f"Stacked DenseNet (2 stacks, growth 32), {SIDE}x{SIDE}x1, {N_KEYPOINTS} keypoints, "
-        f"{n_frames} frames, {args.threads} threads, median of {rounds} round(s)",
+        f"{n_frames} frames, {args.threads} threads, median of {rounds} round(s); the "
+        "original uses SELU",
     )
     original_info = {k: v for k, v in runs["original"][0].items() if "fps@" not in k}
     save_json(

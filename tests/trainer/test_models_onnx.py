@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import tensorflow as tf
@@ -55,13 +56,22 @@ def to_onnx(model: keras.Model, shape) -> bytes:
     ("arch", "shape", "downsample"),
     [
         (StackedDenseNet(n_stacks=2, growth_rate=8), (37, 53, 1), 2),
+        (StackedDenseNet(n_stacks=1, growth_rate=8, activation="leaky_relu"), (37, 53, 1), 2),
         (StackedHourglass(n_stacks=2, filters=16), (37, 53, 3), 2),
         (LEAP(filters=8), (37, 53, 1), 0),
         (LEAP(filters=8, upsampling="bilinear", batch_norm=True), (40, 52, 3), 0),
         (DeepLabCut(backbone="mobilenetv2", alpha=0.35), (37, 53, 3), 2),
         (UNet(filters=8, max_filters=16), (37, 53, 1), 2),
     ],
-    ids=["stacked_densenet", "stacked_hourglass", "leap", "leap_bilinear_bn", "deeplabcut", "unet"],
+    ids=[
+        "stacked_densenet",
+        "stacked_densenet_leaky_relu",
+        "stacked_hourglass",
+        "leap",
+        "leap_bilinear_bn",
+        "deeplabcut",
+        "unet",
+    ],
 )
 def test_onnx_matches_keras(arch, shape, downsample):
     keras.utils.set_random_seed(0)
@@ -82,3 +92,29 @@ def test_onnx_matches_keras(arch, shape, downsample):
     scale = np.abs(expected).max()
     assert scale > 0
     np.testing.assert_allclose(got, expected, rtol=0, atol=min(1e-4, 1e-3 * scale))
+
+
+@pytest.mark.parametrize(("activation", "fused"), [("selu", False), ("leaky_relu", True)])
+def test_stacked_densenet_activation_fuses_into_the_convolutions(tmp_path, activation, fused):
+    """onnxruntime's CPU provider folds leaky ReLU into the convolutions; SELU stays a
+    separate pass over every feature map (the reason the option exists)."""
+    keras.utils.set_random_seed(0)
+    arch = StackedDenseNet(n_stacks=1, growth_rate=8, activation=activation)
+    model = build_model(make_spec(arch, (32, 32, 1), 2))
+    layer_activations = {
+        layer.activation.__name__
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv2D)
+    }
+    assert activation in layer_activations
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    ort.InferenceSession(
+        to_onnx(model, (32, 32, 1)).SerializeToString(),
+        options,
+        providers=["CPUExecutionProvider"],
+    )
+    ops = [node.op_type for node in onnx.load(str(tmp_path / "optimized.onnx")).graph.node]
+    standalone = {"Selu", "LeakyRelu"} & set(ops)
+    assert (not standalone) == fused, ops

@@ -48,7 +48,7 @@ def max_transitions(height: int, width: int, min_size: int = 3, max_padding: flo
 
 class StackedDenseNet(StrictModel):
     """The paper's Stacked DenseNet: fully-convolutional DenseNet encoder-decoders, stacked
-    with intermediate supervision, SELU activations."""
+    with intermediate supervision, SELU activations (or a faster one, ``activation``)."""
 
     type: Literal["stacked_densenet"] = "stacked_densenet"
     """Architecture tag."""
@@ -65,6 +65,11 @@ class StackedDenseNet(StrictModel):
     """Channel compression of each transition."""
     layers_per_block: int = Field(default=1, ge=1, le=8)
     """Dense layers (1x1 bottleneck + 3x3 conv) in each block."""
+    activation: Literal["selu", "leaky_relu"] = "selu"
+    """Activation of every convolution: ``selu`` (the paper's, LeCun-normal weights) or
+    ``leaky_relu`` (slope 0.2 below zero, He-normal weights), which onnxruntime's CPU
+    provider fuses into the convolutions; SELU is computed as a separate pass over each
+    feature map and forces layout reorders around it (docs/benchmarks.md, issue 15)."""
 
 
 class StackedHourglass(StrictModel):

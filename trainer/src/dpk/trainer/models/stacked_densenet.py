@@ -15,7 +15,8 @@ Layout (following DeepPoseKit's implementation; ``d = targets.downsample_factor`
   ``k`` gets the front-end features and the batch-normalised previous prediction (plus
   the previous stack's features); its 1x1 linear head gives ``output_k``.
 - Dense layers: 1x1 bottleneck (``width * bottleneck_factor`` filters) then 3x3 conv
-  (``width`` filters), both SELU with LeCun-normal init, concatenated onto their input;
+  (``width`` filters), both SELU with LeCun-normal init (``activation: leaky_relu``:
+  leaky ReLU, He-normal init), concatenated onto their input;
   ``layers_per_block`` of them per block. As in DeepPoseKit a block's ``width`` is
   ``growth_rate * min(m, 3)`` with ``m`` DeepPoseKit's per-block multiplier (its level
   in the front end and the encoder, ``d`` in the bottleneck and last block, one level
@@ -43,15 +44,8 @@ __all__ = ["build_stacked_densenet"]
 _MAX_WIDTH_MULTIPLIER = 3
 
 
-def _conv(filters: int, kernel: int, **kwargs) -> layers.Conv2D:
-    return layers.Conv2D(
-        filters,
-        kernel,
-        padding="same",
-        activation="selu",
-        kernel_initializer="lecun_normal",
-        **kwargs,
-    )
+_INITIALIZERS = {"selu": "lecun_normal", "leaky_relu": "he_normal"}
+"""Weights that keep each activation's output scale through the layers."""
 
 
 def _concat(tensors: list):
@@ -64,22 +58,34 @@ class _Builder:
     def __init__(self, arch: StackedDenseNet):
         self.arch = arch
 
+    def conv(self, filters: int, kernel: int, **kwargs) -> layers.Conv2D:
+        """A same-padded convolution with the architecture's activation."""
+        activation = self.arch.activation
+        return layers.Conv2D(
+            filters,
+            kernel,
+            padding="same",
+            activation=activation,
+            kernel_initializer=_INITIALIZERS[activation],
+            **kwargs,
+        )
+
     def dense_block(self, x, multiplier: int):
         """``layers_per_block`` dense layers; returns the input with their outputs
         concatenated."""
         width = self.arch.growth_rate * max(1, min(multiplier, _MAX_WIDTH_MULTIPLIER))
         bottleneck = max(1, round(width * self.arch.bottleneck_factor))
         for _ in range(self.arch.layers_per_block):
-            y = _conv(bottleneck, 1)(x)
-            y = _conv(width, 3)(y)
+            y = self.conv(bottleneck, 1)(x)
+            y = self.conv(width, 3)(y)
             x = layers.Concatenate()([x, y])
         return x
 
     def compress(self, x, multiple_of: int = 1):
-        """1x1 SELU convolution to ``compression_factor`` of the channels."""
+        """1x1 convolution to ``compression_factor`` of the channels."""
         filters = round(x.shape[-1] * self.arch.compression_factor)
         filters = max(multiple_of, round(filters / multiple_of) * multiple_of)
-        return _conv(filters, 1)(x)
+        return self.conv(filters, 1)(x)
 
     def transition_down(self, x, pool: int = 2):
         return self.compress(layers.MaxPooling2D(pool)(x))
@@ -90,7 +96,7 @@ class _Builder:
 
     def front_end(self, x, d: int):
         """Input (stride 1) to features at stride ``2**d``."""
-        conv = _conv(self.arch.growth_rate, 7, strides=2)(x)
+        conv = self.conv(self.arch.growth_rate, 7, strides=2)(x)
         features = layers.Concatenate()([SpaceToDepth(2)(x), conv])
         skips = []
         for level in range(1, d):
