@@ -116,6 +116,7 @@ def train_and_evaluate(
     import keras
 
     from dpk.trainer.data import load_training_data
+    from dpk.trainer.data.context import load_context_images
     from dpk.trainer.evaluate import evaluate_arrays
     from dpk.trainer.models import build_model, count_flops, count_params
     from dpk.trainer.training import train_arrays
@@ -124,6 +125,7 @@ def train_and_evaluate(
 
     spec = make_spec(dataset, arch, minutes, graph, seed, overrides, variant)
     train, validation = load_training_data(spec, ROOT)
+    context = load_context_images(spec, ROOT, train)
     if fraction < 1.0:
         rng = np.random.default_rng(spec.training.seed)
         keep = np.sort(
@@ -132,6 +134,7 @@ def train_and_evaluate(
             )
         )
         train = train.subset(keep)
+        context = None if context is None else context[keep]
     name = spec.name + (f"_{round(fraction * 100)}pct" if fraction < 1.0 else "")
     run_dir = Path(runs_dir) / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True)
@@ -153,6 +156,7 @@ def train_and_evaluate(
         model=model,
         verbose=2,
         frame_transform=validation.frame_transform,
+        train_context=context,
     )
     best = keras.saving.load_model(run_dir / "best.keras", compile=False)
     predicted = predict_keypoints(best, spec, validation.images)
@@ -175,6 +179,7 @@ def train_and_evaluate(
         "loss_normalization": spec.training.loss_normalization,
         "schedule": spec.training.schedule.type,
         "overrides": overrides or {},
+        "context_crop": None if context is None else int(context.shape[1]),
         "fraction": fraction,
         "seed": spec.training.seed,
         "run": str(run_dir.relative_to(ROOT)) if run_dir.is_relative_to(ROOT) else run_dir.name,

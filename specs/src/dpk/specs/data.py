@@ -72,6 +72,11 @@ class Crop(StrictModel):
     """Side of the square crop in pixels."""
     min_visible: float = Field(default=0.5, gt=0, le=1)
     """Skip instances with fewer than this fraction of keypoints labelled."""
+    context: bool = True
+    """Augment training crops from a larger crop around the same anchor, so that
+    rotation, zoom and shifts fill the model's input with the real surroundings (the
+    other animals included) instead of a black border; validation crops and prediction
+    are unchanged. ``false`` augments the ``size`` crop itself."""
 
 
 class DataSpec(StrictModel):

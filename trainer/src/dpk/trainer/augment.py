@@ -292,9 +292,17 @@ def _with_channels(result: np.ndarray, like: np.ndarray) -> np.ndarray:
     return result.reshape(like.shape) if result.ndim != like.ndim else result
 
 
-def warp_image(image: np.ndarray, matrix: np.ndarray, border_value: int = 0) -> np.ndarray:
-    """Warp a (H, W, C) uint8 image by a (2, 3) matrix: bilinear, constant border."""
-    height, width = image.shape[:2]
+def warp_image(
+    image: np.ndarray,
+    matrix: np.ndarray,
+    border_value: int = 0,
+    size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Warp a (H, W, C) uint8 image by a (2, 3) matrix: bilinear, constant border.
+
+    ``size`` is the output's ``(height, width)`` (default: the input's).
+    """
+    height, width = size if size is not None else image.shape[:2]
     warped = cv2.warpAffine(
         image,
         np.asarray(matrix, dtype=np.float64),
@@ -303,7 +311,24 @@ def warp_image(image: np.ndarray, matrix: np.ndarray, border_value: int = 0) -> 
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=(border_value,) * 4,
     )
-    return _with_channels(warped, image)
+    if warped.ndim != image.ndim:  # OpenCV drops a channel axis of length 1
+        warped = warped[..., None]
+    return warped
+
+
+def _from_context(matrix: np.ndarray, context: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``matrix`` (about the centre of a ``height`` x ``width`` image) applied to the
+    larger ``context`` image that has it at its centre."""
+    margin_y = (context.shape[0] - height) / 2.0
+    margin_x = (context.shape[1] - width) / 2.0
+    if margin_x < 0 or margin_y < 0:
+        raise DpkError(
+            f"a context image ({context.shape[1]}x{context.shape[0]}) must be at least as "
+            f"large as the image ({width}x{height})"
+        )
+    shifted = np.array(matrix, dtype=np.float64)
+    shifted[:, 2] -= shifted[:, :2] @ np.array([margin_x, margin_y])
+    return shifted
 
 
 def _flip_image(image: np.ndarray, flip_lr: bool, flip_ud: bool) -> np.ndarray:
@@ -419,7 +444,11 @@ class Augmenter:
         return AugmentParams(spatial=spatial, intensity=intensity)
 
     def apply(
-        self, image: np.ndarray, keypoints: np.ndarray, params: AugmentParams
+        self,
+        image: np.ndarray,
+        keypoints: np.ndarray,
+        params: AugmentParams,
+        context: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Apply a sampled augmentation (deterministic).
 
@@ -427,6 +456,10 @@ class Augmenter:
             image: (H, W, C) uint8, C = 1 or 3.
             keypoints: (K, D) float, D >= 2 (x, y[, confidence]), K = the skeleton's size.
             params: From :meth:`sample`.
+            context: Optional larger (H + 2m, W + 2m, C) image whose centre is ``image``
+                (:mod:`dpk.trainer.data.context`): a rotation, zoom or shift is then
+                warped from it, so the uncovered border shows the real surroundings.
+                Keypoints stay in ``image``'s coordinates.
 
         Returns:
             New ``(image, keypoints)``: uint8 of the same shape, float32 of the same shape.
@@ -442,6 +475,13 @@ class Augmenter:
         else:
             if spatial.is_flip_only:
                 out_image = _flip_image(image, spatial.flip_lr, spatial.flip_ud)
+            elif context is not None:
+                out_image = warp_image(
+                    context,
+                    _from_context(spatial.matrix(height, width), context, height, width),
+                    self.border_value,
+                    size=(height, width),
+                )
             else:
                 out_image = warp_image(image, spatial.matrix(height, width), self.border_value)
             out_keypoints = transform_keypoints(
@@ -453,13 +493,17 @@ class Augmenter:
         return out_image, out_keypoints
 
     def __call__(
-        self, image: np.ndarray, keypoints: np.ndarray, rng: np.random.Generator
+        self,
+        image: np.ndarray,
+        keypoints: np.ndarray,
+        rng: np.random.Generator,
+        context: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Augment one image (H, W, C) uint8 and its keypoints (K, D); see :meth:`apply`."""
         image = np.asarray(image)
         self._check(image, keypoints)
         params = self.sample(image.shape[0], image.shape[1], rng)
-        return self.apply(image, keypoints, params)
+        return self.apply(image, keypoints, params, context)
 
     def augment_batch(
         self, images: np.ndarray, keypoints: np.ndarray, rng: np.random.Generator

@@ -35,6 +35,8 @@ class MapDataset(keras.utils.PyDataset):
         workers: Threads that prepare batches ahead of the training step (Keras starts
             them only for 2 or more); 0 (or 1) = each batch is prepared in the training
             loop when it is needed, no thread.
+        context: Optional larger crops around the same centres as ``images`` (N, H + 2m,
+            W + 2m, C) that the augmentation warps from (:mod:`dpk.trainer.data.context`).
     """
 
     def __init__(
@@ -51,11 +53,15 @@ class MapDataset(keras.utils.PyDataset):
         seed: int = 0,
         steps: int | None = None,
         workers: int = 0,
+        context: np.ndarray | None = None,
     ):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=8)
         if len(images) == 0:
             raise ValueError("no images to train on")
+        if context is not None and len(context) != len(images):
+            raise ValueError(f"{len(context)} context images for {len(images)} images")
         self.images = images
+        self.context = context
         self.keypoints = np.asarray(keypoints, dtype=np.float32)
         self.spec = spec
         self.map_shape = map_shape
@@ -96,8 +102,9 @@ class MapDataset(keras.utils.PyDataset):
         images = self.images[chosen].copy()
         keypoints = self.keypoints[chosen].copy()
         if self.augmenter is not None:
-            for i in range(len(chosen)):
-                images[i], keypoints[i] = self.augmenter(images[i], keypoints[i], rng)
+            for i, n in enumerate(chosen):
+                context = None if self.context is None else self.context[n]
+                images[i], keypoints[i] = self.augmenter(images[i], keypoints[i], rng, context)
         maps = np.stack(
             [draw_targets(k, self.layout, self.spec.targets, self.map_shape) for k in keypoints]
         )

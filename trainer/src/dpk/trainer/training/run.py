@@ -162,6 +162,7 @@ def train_arrays(
     resume: bool = False,
     verbose: int = 1,
     frame_transform: FrameTransform | None = None,
+    train_context: np.ndarray | None = None,
 ) -> TrainResult:
     """Fit a model on arrays, writing checkpoints and logs into ``run_dir``.
 
@@ -178,6 +179,8 @@ def train_arrays(
         frame_transform: When the frames were fitted to the model input from frames of
             another size (``Labels.frame_transform``): validation errors, per epoch and in
             the final report, are then measured in the labelled frames' pixels.
+        train_context: Larger crops around the training crops' centres that augmentation
+            warps from (:func:`dpk.trainer.data.context.load_context_images`).
 
     Returns:
         The result, with the validation report of the best weights.
@@ -218,7 +221,15 @@ def train_arrays(
     map_shape = _map_shape(model)
     n_outputs = _n_outputs(model)
 
-    def dataset(images, keypoints, *, augment: bool, steps: int | None = None, workers: int = 0):
+    def dataset(
+        images,
+        keypoints,
+        *,
+        augment: bool,
+        steps: int | None = None,
+        workers: int = 0,
+        context: np.ndarray | None = None,
+    ):
         return MapDataset(
             images,
             keypoints,
@@ -231,10 +242,16 @@ def train_arrays(
             seed=t.seed,
             steps=steps,
             workers=workers,
+            context=context,
         )
 
     train_data = dataset(
-        train_images, train_keypoints, augment=True, steps=t.steps_per_epoch, workers=t.workers
+        train_images,
+        train_keypoints,
+        augment=True,
+        steps=t.steps_per_epoch,
+        workers=t.workers,
+        context=train_context,
     )
     initial_epoch = int(state.get("epochs_done", 0))
     train_data.start_at_epoch(initial_epoch)
@@ -407,6 +424,7 @@ def train(
         The training result.
     """
     from dpk.trainer.data import load_training_data
+    from dpk.trainer.data.context import load_context_images
 
     if resume is not None:
         run = Path(resume)
@@ -427,6 +445,7 @@ def train(
     if spec_obj.data is None:
         raise RunError("the spec has no data section: add data.path (the labels to train on)")
     train_set, val_set = load_training_data(spec_obj, base_dir)
+    train_context = load_context_images(spec_obj, base_dir, train_set)
     if not resume_flag:
         # The paths as the user wrote them, with the folder they are relative to, so that
         # --resume and `dpk evaluate` resolve them exactly as this run did.
@@ -437,6 +456,9 @@ def train(
         f"training {spec_obj.architecture.type} on {len(train_set.images)} frames "
         f"(validation {len(val_set.images)}) into {run}"
     )
+    if train_context is not None:
+        side = train_context.shape[1]
+        print(f"augmenting the training crops from {side}x{side} crops of their surroundings")
     return train_arrays(
         spec_obj,
         train_set.images,
@@ -447,4 +469,5 @@ def train(
         resume=resume_flag,
         verbose=verbose,
         frame_transform=val_set.frame_transform,
+        train_context=train_context,
     )
