@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dpk.runtime.labelling.project import (
+from dpk.specs.skeleton import Skeleton
+from dpk.trainer.labelling.project import (
     LABELLED,
     MISSING,
     PREDICTED,
@@ -28,7 +29,6 @@ from dpk.runtime.labelling.project import (
     ProjectError,
     read_frame,
 )
-from dpk.specs.skeleton import Skeleton
 
 __all__ = ["export_dpk_h5", "frames_video_path", "import_dpk_h5"]
 
