@@ -88,7 +88,7 @@ def test_states_round_trip_and_sleap_reads_it(tmp_path, video):
     assert c2.state.tolist() == [LABELLED, MISSING, MISSING, PREDICTED]
     assert back.summary() == {"new": 0, "predicted": 1, "labelled": 1, "done": 1}
     # the trainer's SLEAP reader sees the labelled points only (occluded: NaN)
-    from dpk.runtime.formats.sleap import load_slp
+    from dpk.trainer.labels.formats.sleap import load_slp
 
     sleap = load_slp(project.path)
     assert sleap.frame_indices.tolist() == [1, 9]

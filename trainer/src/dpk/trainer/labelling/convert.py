@@ -81,9 +81,9 @@ def import_dpk_h5(
 
     Raises:
         ProjectError: The project already exists.
-        DpkError: The file cannot be read (see :func:`~dpk.runtime.formats.dpk_h5.load_dpk_h5`).
+        DpkError: The file cannot be read (see :func:`~dpk.trainer.labels.formats.dpk_h5.load_dpk_h5`).
     """
-    from dpk.runtime.formats.dpk_h5 import load_dpk_h5
+    from dpk.trainer.labels.formats.dpk_h5 import load_dpk_h5
 
     project_path = Path(project_path)
     if project_path.exists():
@@ -117,8 +117,8 @@ def export_dpk_h5(project: Project, output: str | os.PathLike, progress: bool = 
     Raises:
         ProjectError: No frame has points, or frames differ in size.
     """
-    from dpk.runtime.formats.dpk_h5 import save_dpk_h5
-    from dpk.runtime.labels import Labels
+    from dpk.trainer.labels import Labels
+    from dpk.trainer.labels.formats.dpk_h5 import save_dpk_h5
 
     frames = [f for f in project.frames.values() if np.isin(f.state, (LABELLED, PREDICTED)).any()]
     if not frames:
