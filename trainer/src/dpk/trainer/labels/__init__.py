@@ -1,8 +1,8 @@
 """Labelled frames in memory: images, keypoints, skeleton and where each frame came from.
 
 Every label reader of :mod:`dpk.trainer.labels.formats` (DeepPoseKit HDF5, DeepLabCut,
-SLEAP and COCO after cropping) produces a :class:`Labels`; training consumes it. One row
-is one single-animal example. A video frame's source string is
+COCO, SLEAP after cropping) produces a :class:`Labels`; training consumes it. One row is
+one single-animal example. A video frame's source string is
 :func:`dpk.runtime.video.video_source` (``"video.mp4#frame=123"``), shared with the
 prediction writers.
 
