@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -15,6 +16,7 @@ from tests.conftest import ROOT, SHARED_DATA
 
 FORBIDDEN = ("tensorflow", "keras", "tf2onnx", "dpk.trainer")
 LIGHT_PARTS = ("specs", "zoo", "runtime")
+LABELLING_VERBS = ("sample", "annotate", "outliers", "merge", "project")
 
 CHECK_SCRIPT = """
 import sys
@@ -115,6 +117,18 @@ def test_fresh_runtime_only_environment(tmp_path):
         cwd=tmp_path,
     ).stdout
     assert "dpk-runtime 0.1.0" in version and "dpk-trainer (not installed)" in version
+    # the runtime alone predicts: labelling verbs come with dpk-trainer
+    usage = subprocess.run(
+        [str(env_dir / "bin" / "dpk"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environ,
+        cwd=tmp_path,
+    ).stdout
+    verbs = set(re.findall(r"^    ([a-z]+)\b", usage, flags=re.MULTILINE))
+    assert {"predict", "render", "filter"} <= verbs, usage
+    assert not verbs & set(LABELLING_VERBS), usage
     freeze = subprocess.run(
         [str(python), "-m", "pip", "list", "--format=freeze"],
         capture_output=True,

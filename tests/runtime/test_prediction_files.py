@@ -173,3 +173,38 @@ def test_a_failed_write_leaves_no_file(tmp_path):
 def test_output_that_is_a_folder(tmp_path):
     with pytest.raises(OutputError, match="is a folder"):
         check_writable(tmp_path)
+
+
+# ------------------------------------------------------------- .h5 dispatch by content
+@pytest.mark.realdata
+def test_a_deepposekit_h5_is_told_by_its_content(shared_data, tmp_path):
+    import shutil
+
+    from dpk.runtime.formats import hdf5_kind, load_predictions
+
+    original = shared_data / "dpk-fly-example" / "example_annotation_set.h5"
+    renamed = tmp_path / "CollectedData_fly.h5"  # a name that says DeepLabCut
+    shutil.copy(original, renamed)
+    for path in (original, renamed):
+        assert hdf5_kind(path) == "dpk_annotations"
+        with pytest.raises(DpkError) as info:
+            load_predictions(path)
+        message = str(info.value)
+        assert message.startswith(f"{path}: a DeepPoseKit annotation set")
+        assert "DeepLabCut" not in message and "pandas" not in message and "\n" not in message
+
+
+def test_an_unknown_h5_gets_a_clear_message(tmp_path):
+    import h5py
+
+    from dpk.runtime.formats import hdf5_kind, load_predictions
+
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as f:
+        f["weights"] = np.zeros(3)
+    assert hdf5_kind(path) == "unknown"
+    with pytest.raises(DpkError, match=r"other.h5: an HDF5 file dpk does not recognise .*weights"):
+        load_predictions(path)
+    path.write_bytes(b"not hdf5")
+    with pytest.raises(DpkError, match="not a readable HDF5 file"):
+        load_predictions(path)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from dpk.runtime.formats.coco import skeleton_category
-from dpk.runtime.formats.dlc import load_dlc
-from dpk.runtime.formats.sleap import load_slp
 from dpk.specs import DpkError
 from dpk.trainer.data import detect_format, load_training_data
-from dpk.trainer.data.formats.coco import load_coco_labels
+from dpk.trainer.labels.formats.coco import load_coco_labels
+from dpk.trainer.labels.formats.dlc import load_dlc
+from dpk.trainer.labels.formats.sleap import load_slp
 from tests.trainer.test_data_loading import make_spec
 
 

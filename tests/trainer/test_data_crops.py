@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dpk.runtime.formats.sleap import load_slp
-from dpk.runtime.labels import Labels
 from dpk.specs import Crop, DpkError, Skeleton
 from dpk.trainer.data.crops import (
     crop_frames,
@@ -16,6 +14,8 @@ from dpk.trainer.data.crops import (
     crop_sleap,
     keypoint_columns,
 )
+from dpk.trainer.labels import Labels
+from dpk.trainer.labels.formats.sleap import load_slp
 
 SKELETON = Skeleton(names=["head", "thorax", "tail"], parents=[None, "head", "thorax"])
 

@@ -115,7 +115,7 @@ def test_unknown_keypoint_names_are_listed(shared_data):
 def test_frames_of_another_size_are_fitted_like_the_runtime(shared_data):
     """Whole frames are letterboxed to the input (as the runtime will) with their keypoints,
     and the transform maps them back exactly."""
-    from dpk.runtime.formats.dlc import load_dlc
+    from dpk.trainer.labels.formats.dlc import load_dlc
 
     csv = shared_data / "lp-mirror-mouse" / "CollectedData.csv"
     spec = make_spec(MOUSE_NAMES, 203, 198, {"path": str(csv)})

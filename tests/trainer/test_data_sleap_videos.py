@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import sleap_io as sio
 
-from dpk.runtime.formats.sleap import load_slp, load_slp_videos
 from dpk.specs import DpkError
 from dpk.trainer.data import load_training_data
+from dpk.trainer.labels.formats.sleap import load_slp, load_slp_videos
 from tests.trainer.test_data_loading import make_spec
 
 VIDEO_FRAMES = list(range(1295, 1305))

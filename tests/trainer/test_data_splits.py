@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dpk.runtime.labels import Labels, video_source
+from dpk.runtime.video import video_source
 from dpk.specs import DataSpec, DpkError, FrameRange, Skeleton, Training
 from dpk.trainer.data.splits import frame_keys, split_examples, split_labels
+from dpk.trainer.labels import Labels
 
 
 def video_keys(frames, animals=2):

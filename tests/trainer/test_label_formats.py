@@ -7,7 +7,7 @@ import pytest
 from dpk.specs import DpkError
 from dpk.specs.data import LabelFormat
 from dpk.trainer.data import detect_format
-from dpk.trainer.data.formats import LABEL_FORMATS, label_format
+from dpk.trainer.labels.formats import LABEL_FORMATS, label_format
 
 
 def test_registry_matches_the_spec_names_and_has_every_function():

@@ -16,8 +16,8 @@ from tests.trainer.test_training import blobs, make_spec, tiny_model
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A trained run folder whose data section points at a DeepPoseKit file of blobs."""
-    from dpk.runtime.formats.dpk_h5 import save_dpk_h5
-    from dpk.runtime.labels import Labels
+    from dpk.trainer.labels import Labels
+    from dpk.trainer.labels.formats.dpk_h5 import save_dpk_h5
 
     root = tmp_path_factory.mktemp("run")
     images, keypoints = blobs(48, 5)

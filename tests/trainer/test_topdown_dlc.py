@@ -13,7 +13,7 @@ import pytest
 
 from dpk.specs import DpkError, ModelSpec
 from dpk.trainer.data import crop_image, load_training_data
-from tests.runtime.test_formats_dlc_multi import BODYPARTS, INDIVIDUALS, make_project
+from tests.trainer.test_labels_dlc_multi import BODYPARTS, INDIVIDUALS, make_project
 from tests.trainer.test_training import tiny_model
 
 SIZE = 32

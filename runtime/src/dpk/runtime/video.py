@@ -38,6 +38,7 @@ __all__ = [
     "describe_errors",
     "open_source",
     "prefetch",
+    "video_source",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
@@ -55,6 +56,12 @@ _CFR_REENCODE = (
 )
 
 T = TypeVar("T")
+
+
+def video_source(video: str, frame_index: int) -> str:
+    """The source string of a video frame: ``"video.mp4#frame=123"`` (labels' sources,
+    COCO image names)."""
+    return f"{video}#frame={int(frame_index)}"
 
 
 class SourceError(DpkError):

@@ -23,8 +23,13 @@ several formats share is written in the first format listed for it (``.csv``: dp
 table, ``.h5``: dpk's HDF5; ``--format dlc`` or ``--format analysis`` for the others) and
 read by the first whose content check accepts the file (whatever the name: a dpk HDF5
 file named ``x.analysis.h5`` is read as dpk's). Every writer takes predictions of several
-animals (an instance axis and tracks; see each module and ``docs/topdown.md``). Label formats (what training reads) live in
-``dlc``, ``dlc_table``, ``dpk_h5`` and ``sleap``.
+animals (an instance axis and tracks; see each module and ``docs/topdown.md``).
+
+Label formats (what training and the labelling tools read and write: DeepPoseKit HDF5,
+DeepLabCut projects, SLEAP projects, COCO) live with the trainer, in
+``dpk.trainer.labels.formats`` (dpk-trainer). What both roles share stays here:
+``dlc_table`` (DeepLabCut tables), ``sleap``'s skeleton mapping, ``coco``'s file and
+category rules, ``hdf5`` and :func:`hdf5_kind`.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ Hand-written rather than through sleap-io's ``load_coco``/``save_coco`` (sleap-i
 its writer stores no ``score`` and no per-keypoint confidence (every point is ``v=2``) and
 names image files that a video has not got; its reader looks images up by file name
 anywhere below the dataset folder and skips images it cannot find with only a warning,
-where dpk refuses a missing image. The format is small; this module is its one home in
-dpk (training labels in COCO are read by :mod:`dpk.trainer.data.formats.coco` with the
-skeleton rules below).
+where dpk refuses a missing image. The format is small; its file and skeleton rules live
+here once, shared by the prediction reader below and dpk-trainer's label reader
+(:mod:`dpk.trainer.labels.formats.coco`, COCO training labels).
 
 Coordinates: COCO keypoints are pixel indices (the centre of the top-left pixel at 0, 0,
 as detectron2 documents for COCO keypoints), which is dpk's convention: no shift is
@@ -54,8 +54,8 @@ from typing import Any
 import numpy as np
 
 from dpk.runtime.formats.options import WriteOptions
-from dpk.runtime.labels import video_source
 from dpk.runtime.predictions import Predictions, default_track_name
+from dpk.runtime.video import video_source
 from dpk.specs.errors import DpkError
 from dpk.specs.files import write_text_atomic
 from dpk.specs.skeleton import Skeleton

@@ -11,7 +11,7 @@ Multi-animal tables have a fourth header level, ``individuals``, between ``score
 ``bodyparts`` (DeepLabCut's level names, in this order, in the CSV's first column and in
 the HDF5 file's level names); the animal-independent ``uniquebodyparts`` sit under an
 individual named ``single``. They are read only when asked for (``multi_animal=True``,
-as :func:`dpk.runtime.formats.dlc.load_dlc_instances` and
+as :func:`dpk.trainer.labels.formats.dlc.load_dlc_instances` and
 :func:`dpk.runtime.formats.dlc_predictions.load_predictions_dlc` do); every other reader
 refuses them with :data:`MULTI_ANIMAL_HINT`. Each keypoint column of such a table is one
 (individual, bodypart) pair: :attr:`DlcTable.individuals` runs beside
@@ -52,7 +52,7 @@ MULTI_ANIMAL_HINT = (
     "a multi-animal DeepLabCut table (an 'individuals' header row), but this reader takes "
     "one animal per row; to train on it, set data.crop (a pose model on crops around each "
     "animal) or targets.anchor (an anchor model) in the spec, or read it with "
-    "dpk.runtime.formats.dlc.load_dlc_instances"
+    "dpk.trainer.labels.formats.dlc.load_dlc_instances"
 )
 SINGLE = "single"
 """The individual DeepLabCut files its ``uniquebodyparts`` under."""

@@ -1,9 +1,9 @@
 """Training data: labels from any supported format to cropped, split, model-ready examples.
 
-One registry of label formats (:mod:`dpk.trainer.data.formats`: SLEAP, DeepPoseKit HDF5,
-DeepLabCut, COCO) picks the module that reads, crops and splits a labels file; the
-DeepPoseKit, DeepLabCut and SLEAP readers themselves are still in
-:mod:`dpk.runtime.formats`.
+One registry of label formats (:data:`dpk.trainer.labels.formats.LABEL_FORMATS`: SLEAP,
+DeepPoseKit HDF5, DeepLabCut, COCO) tells a labels file's format and picks the module of
+:mod:`dpk.trainer.data.formats` that reads, crops and splits it; the readers themselves
+are in :mod:`dpk.trainer.labels.formats`.
 """
 
 from dpk.trainer.data.crops import (

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dpk.runtime.formats.sleap import SleapLabels
-from dpk.runtime.labels import OUTSIDE_TOLERANCE, Labels
 from dpk.specs.data import Crop
 from dpk.specs.errors import DpkError
 from dpk.specs.skeleton import Skeleton
+from dpk.trainer.labels import OUTSIDE_TOLERANCE, Labels
+from dpk.trainer.labels.formats.sleap import SleapLabels
 
 __all__ = [
     "CropStats",
@@ -226,7 +226,7 @@ def crop_sleap(
     """Crops around every usable instance of a SLEAP file, decoding its video once, in order.
 
     Args:
-        sleap: Labels from :func:`dpk.runtime.formats.sleap.load_slp`.
+        sleap: Labels from :func:`dpk.trainer.labels.formats.sleap.load_slp`.
         crop: Anchor, size and minimum labelled fraction.
         skeleton: Keypoints of the examples, matched to the file's by name (default: the
             file's skeleton).

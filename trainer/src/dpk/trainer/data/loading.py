@@ -22,8 +22,8 @@ Decisions, so that nothing is guessed silently:
 - Frames keep the file's order (SLEAP: ascending frame index, instances in file order).
 
 Each format's reading, cropping and splitting is in its module of
-:mod:`dpk.trainer.data.formats`, chosen by that package's one registry
-(:data:`~dpk.trainer.data.formats.LABEL_FORMATS`).
+:mod:`dpk.trainer.data.formats`, chosen by the one registry of label formats
+(:data:`~dpk.trainer.labels.formats.LABEL_FORMATS`).
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ from typing import Literal
 
 import numpy as np
 
-from dpk.runtime.labels import Labels
 from dpk.runtime.preprocess import convert_channels
 from dpk.specs.data import DataSpec, resolve_path
 from dpk.specs.errors import DpkError
 from dpk.specs.model import ModelSpec
 from dpk.specs.preprocessing import Preprocessing
-from dpk.trainer.data.formats import label_format
+from dpk.trainer.labels import Labels
+from dpk.trainer.labels.formats import label_format
 
 __all__ = [
     "Format",
@@ -58,8 +58,9 @@ def resolve_data_path(path: str, base_dir: str | Path) -> Path:
 
 
 def detect_format(path: Path, declared: str = "auto") -> Format:
-    """The label format of ``path``: the first of :data:`~dpk.trainer.data.formats.LABEL_FORMATS`
-    whose ``detect`` accepts it (``declared``, when not ``auto``, is taken as it is).
+    """The label format of ``path``: the first of
+    :data:`~dpk.trainer.labels.formats.LABEL_FORMATS` whose ``detect`` accepts it
+    (``declared``, when not ``auto``, is taken as it is).
 
     Raises:
         DpkError: The path does not exist, holds dpk predictions, or no format reads it.

@@ -24,10 +24,10 @@ from pathlib import PurePath
 
 import numpy as np
 
-from dpk.runtime.labels import Labels
 from dpk.specs.data import DataSpec, FrameRange
 from dpk.specs.errors import DpkError
 from dpk.specs.training import Training
+from dpk.trainer.labels import Labels
 
 __all__ = ["FrameKey", "Split", "frame_keys", "split_examples", "split_labels"]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dpk.runtime.labels import Labels
 from dpk.specs.model import ModelSpec
 from dpk.trainer.data.crops import crop_labels
 from dpk.trainer.data.splits import split_labels
+from dpk.trainer.labels import Labels
 
 __all__ = ["select_crop_split"]
 

@@ -1,9 +1,9 @@
 """DeepLabCut labels (project folder, ``config.yaml``, CollectedData CSV/HDF5) for training.
 
-Single-animal labels are read by :func:`dpk.runtime.formats.dlc.load_dlc` (whole frames,
+Single-animal labels are read by :func:`dpk.trainer.labels.formats.dlc.load_dlc` (whole frames,
 or crops with ``data.crop``). Multi-animal labels (``multianimalproject: true``, or a
 table with an ``individuals`` header row) are read by
-:func:`dpk.runtime.formats.dlc.load_dlc_instances` into the SLEAP path's instances and
+:func:`dpk.trainer.labels.formats.dlc.load_dlc_instances` into the SLEAP path's instances and
 train exactly as a ``.slp`` does (:func:`dpk.trainer.data.formats.sleap.load_videos`): a
 pose model on crops around each animal (``data.crop``) or an anchor model on whole frames
 (``targets.anchor``). Without either, a multi-animal table with more than one labelled
@@ -14,21 +14,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dpk.runtime.formats import hdf5_kind
-from dpk.runtime.formats.dlc import is_dlc_path, is_multi_animal_dlc, load_dlc, load_dlc_instances
-from dpk.runtime.labels import Labels, LabelsError
 from dpk.specs.model import ModelSpec
 from dpk.trainer.data.formats.common import select_crop_split
 from dpk.trainer.data.formats.sleap import load_videos
+from dpk.trainer.labels import Labels, LabelsError
+from dpk.trainer.labels.formats.dlc import is_multi_animal_dlc, load_dlc, load_dlc_instances
 
-__all__ = ["detect", "load"]
-
-
-def detect(path: Path) -> bool:
-    """A DeepLabCut project or table (an ``.h5`` by its pandas content, never its name)."""
-    if path.is_file() and path.suffix.lower() in (".h5", ".hdf5"):
-        return hdf5_kind(path) == "dlc_table"
-    return is_dlc_path(path)
+__all__ = ["load"]
 
 
 def _load_multi_animal(path: Path, spec: ModelSpec) -> tuple[Labels, Labels]:

@@ -1,5 +1,5 @@
 """DeepPoseKit annotation sets (``.h5`` with ``images`` and ``annotations``) for training;
-read by :func:`dpk.runtime.formats.dpk_h5.load_dpk_h5`.
+read by :func:`dpk.trainer.labels.formats.dpk_h5.load_dpk_h5`.
 
 DeepPoseKit files do not store keypoint names: their keypoints take the spec's names in
 order (the counts must match), unless dpk wrote the names into the file. Keypoints not
@@ -11,22 +11,12 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from dpk.runtime.formats import hdf5_kind
-from dpk.runtime.formats.dpk_h5 import load_dpk_h5, stored_keypoint_names
-from dpk.runtime.labels import Labels
 from dpk.specs.model import ModelSpec
 from dpk.trainer.data.formats.common import select_crop_split
+from dpk.trainer.labels import Labels
+from dpk.trainer.labels.formats.dpk_h5 import load_dpk_h5, stored_keypoint_names
 
-__all__ = ["detect", "load"]
-
-
-def detect(path: Path) -> bool:
-    """An HDF5 file holding a DeepPoseKit annotation set (told by content)."""
-    return (
-        path.is_file()
-        and path.suffix.lower() in (".h5", ".hdf5")
-        and hdf5_kind(path) == "dpk_annotations"
-    )
+__all__ = ["load"]
 
 
 def _warn_unconfirmed(labels: Labels) -> None:

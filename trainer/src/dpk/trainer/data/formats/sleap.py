@@ -1,6 +1,6 @@
 """SLEAP projects (``.slp``) for training: every video, split by frame before decoding.
 
-Read by :func:`dpk.runtime.formats.sleap.load_slp_videos` (video files, image sequences and
+Read by :func:`dpk.trainer.labels.formats.sleap.load_slp_videos` (video files, image sequences and
 embedded frames; videos may differ in size). Frames keep the file's order: videos in file
 order, ascending frame index, instances in file order. Frames with several animals need
 ``data.crop``; whole frames must share one size.
@@ -12,19 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from dpk.runtime.formats.sleap import SleapLabels, load_slp_videos
-from dpk.runtime.labels import Labels
 from dpk.specs.errors import DpkError
 from dpk.specs.model import ModelSpec
 from dpk.trainer.data.crops import crop_sleap, keypoint_columns
 from dpk.trainer.data.splits import split_examples
+from dpk.trainer.labels import Labels
+from dpk.trainer.labels.formats.sleap import SleapLabels, load_slp_videos
 
-__all__ = ["detect", "load", "load_videos"]
-
-
-def detect(path: Path) -> bool:
-    """A ``.slp`` file (sleap-io tells a damaged one when it is read)."""
-    return path.suffix.lower() == ".slp"
+__all__ = ["load", "load_videos"]
 
 
 def _check_same_size(
@@ -139,7 +134,7 @@ def load_videos(videos: list[SleapLabels], path: Path, spec: ModelSpec) -> tuple
     animal's anchor (``targets.anchor``) or whole frames of one animal.
 
     Also used for multi-animal DeepLabCut labels
-    (:func:`dpk.runtime.formats.dlc.load_dlc_instances`); ``path`` names the labels in
+    (:func:`dpk.trainer.labels.formats.dlc.load_dlc_instances`); ``path`` names the labels in
     messages. The caller has refused frames of several animals without crop or anchor.
     """
     data = spec.data

@@ -24,12 +24,14 @@ import h5py
 import numpy as np
 
 from dpk.runtime.atomic import atomic_output
+from dpk.runtime.formats import hdf5_kind
 from dpk.runtime.formats.hdf5 import open_hdf5
-from dpk.runtime.labels import Labels
 from dpk.specs.errors import DpkError
 from dpk.specs.skeleton import AsymmetricSwapPolicy, Skeleton
+from dpk.trainer.labels import Labels
 
 __all__ = [
+    "detect",
     "is_dpk_h5",
     "load_dpk_h5",
     "save_dpk_h5",
@@ -48,6 +50,15 @@ def is_dpk_h5(path: str | Path) -> bool:
             return isinstance(f.get("annotations"), h5py.Dataset)
     except (OSError, ValueError):
         return False
+
+
+def detect(path: Path) -> bool:
+    """An HDF5 file holding a DeepPoseKit annotation set (told by content)."""
+    return (
+        path.is_file()
+        and path.suffix.lower() in (".h5", ".hdf5")
+        and hdf5_kind(path) == "dpk_annotations"
+    )
 
 
 def skeleton_table(skeleton: Skeleton) -> np.ndarray:

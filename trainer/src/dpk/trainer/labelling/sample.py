@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dpk.runtime.labelling.project import Project, ProjectError
+from dpk.trainer.labelling.project import Project, ProjectError
 
 __all__ = ["kmeans", "quotas", "sample_frames", "sample_video", "thumbnails"]
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dpk.runtime.labelling.merge import merge_projects
-from dpk.runtime.labelling.outliers import find_outliers
-from dpk.runtime.labelling.project import (
+from dpk.specs.skeleton import Skeleton
+from dpk.trainer.labelling.merge import merge_projects
+from dpk.trainer.labelling.outliers import find_outliers
+from dpk.trainer.labelling.project import (
     LABELLED,
     MISSING,
     OCCLUDED,
@@ -24,8 +25,7 @@ from dpk.runtime.labelling.project import (
     Project,
     ProjectError,
 )
-from dpk.runtime.labelling.sample import kmeans, quotas, sample_video
-from dpk.specs.skeleton import Skeleton
+from dpk.trainer.labelling.sample import kmeans, quotas, sample_video
 from tests.runtime.conftest import write_dot_video, write_model
 
 pytest.importorskip("sleap_io")
@@ -88,7 +88,7 @@ def test_states_round_trip_and_sleap_reads_it(tmp_path, video):
     assert c2.state.tolist() == [LABELLED, MISSING, MISSING, PREDICTED]
     assert back.summary() == {"new": 0, "predicted": 1, "labelled": 1, "done": 1}
     # the trainer's SLEAP reader sees the labelled points only (occluded: NaN)
-    from dpk.runtime.formats.sleap import load_slp
+    from dpk.trainer.labels.formats.sleap import load_slp
 
     sleap = load_slp(project.path)
     assert sleap.frame_indices.tolist() == [1, 9]
@@ -106,7 +106,7 @@ def test_save_is_atomic_under_sigkill(tmp_path, video):
     project.save()
     script = textwrap.dedent(f"""
         import sys
-        from dpk.runtime.labelling.project import Project
+        from dpk.trainer.labelling.project import Project
         p = Project.load({str(path)!r})
         frames = list(p.frames.values())
         i = 0
@@ -251,7 +251,7 @@ def test_cli_sample_outliers_merge(tmp_path, video, run_cli):
 
 
 def test_prefill_marks_predictions_unreviewed(tmp_path, video):
-    from dpk.runtime.labelling.server import prefill
+    from dpk.trainer.labelling.server import prefill
     from tests.runtime.conftest import NAMES as MODEL_NAMES
 
     assert list(MODEL_NAMES) == NAMES

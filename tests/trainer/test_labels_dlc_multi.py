@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from dpk.runtime.formats.dlc import (
+from dpk.specs import DpkError
+from dpk.trainer.labels.formats.dlc import (
     is_multi_animal_dlc,
     load_dlc,
     load_dlc_instances,
     read_dlc_table,
 )
-from dpk.runtime.formats.sleap import SleapLabels
-from dpk.specs import DpkError
+from dpk.trainer.labels.formats.sleap import SleapLabels
 
 pytest.importorskip("tables")  # DeepLabCut's .h5 tables are written here with pandas + PyTables
 

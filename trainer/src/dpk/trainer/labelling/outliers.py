@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dpk.runtime.labelling.project import PREDICTED, Project, ProjectError
+from dpk.trainer.labelling.project import PREDICTED, Project, ProjectError
 
 __all__ = ["Outlier", "add_outliers", "find_outliers", "robust_z"]
 

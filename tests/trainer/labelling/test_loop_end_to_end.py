@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from dpk.runtime.labelling.project import LABELLED, PREDICTED, Project
+from dpk.trainer.labelling.project import LABELLED, PREDICTED, Project
 
 from .browser import browser, click_pixel, open_page, settle
 
@@ -39,7 +39,7 @@ def test_sample_label_train_predict_outliers_merge(tmp_path, shared_data, run_cl
     assert len(project.frames) == 20
 
     # 2. label every frame in the browser, from known positions
-    from dpk.runtime.labelling.server import AnnotationServer
+    from dpk.trainer.labelling.server import AnnotationServer
 
     server = AnnotationServer(project)
     server.start()

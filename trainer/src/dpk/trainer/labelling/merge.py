@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dpk.runtime.labelling.project import Project, ProjectError
+from dpk.trainer.labelling.project import Project, ProjectError
 
 __all__ = ["MergeReport", "check_same_skeleton", "merge_projects"]
 

@@ -8,9 +8,9 @@ import urllib.request
 import numpy as np
 import pytest
 
-from dpk.runtime.labelling.project import LABELLED, MISSING, OCCLUDED, Project
-from dpk.runtime.labelling.server import AnnotationServer
 from dpk.specs.skeleton import Skeleton
+from dpk.trainer.labelling.project import LABELLED, MISSING, OCCLUDED, Project
+from dpk.trainer.labelling.server import AnnotationServer
 
 from .browser import ARTEFACTS, browser, click_pixel, hover_pixel, open_page, settle
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dpk.runtime.labelling.project import (
+from dpk.specs.skeleton import Skeleton
+from dpk.trainer.labelling.project import (
     LABELLED,
     MISSING,
     PREDICTED,
@@ -28,7 +29,6 @@ from dpk.runtime.labelling.project import (
     ProjectError,
     read_frame,
 )
-from dpk.specs.skeleton import Skeleton
 
 __all__ = ["export_dpk_h5", "frames_video_path", "import_dpk_h5"]
 
@@ -81,9 +81,9 @@ def import_dpk_h5(
 
     Raises:
         ProjectError: The project already exists.
-        DpkError: The file cannot be read (see :func:`~dpk.runtime.formats.dpk_h5.load_dpk_h5`).
+        DpkError: The file cannot be read (see :func:`~dpk.trainer.labels.formats.dpk_h5.load_dpk_h5`).
     """
-    from dpk.runtime.formats.dpk_h5 import load_dpk_h5
+    from dpk.trainer.labels.formats.dpk_h5 import load_dpk_h5
 
     project_path = Path(project_path)
     if project_path.exists():
@@ -117,8 +117,8 @@ def export_dpk_h5(project: Project, output: str | os.PathLike, progress: bool = 
     Raises:
         ProjectError: No frame has points, or frames differ in size.
     """
-    from dpk.runtime.formats.dpk_h5 import save_dpk_h5
-    from dpk.runtime.labels import Labels
+    from dpk.trainer.labels import Labels
+    from dpk.trainer.labels.formats.dpk_h5 import save_dpk_h5
 
     frames = [f for f in project.frames.values() if np.isin(f.state, (LABELLED, PREDICTED)).any()]
     if not frames:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from dpk.runtime.labelling.project import (
+from dpk.trainer.labelling.project import (
     PREDICTED,
     Project,
     ProjectError,
@@ -305,7 +305,7 @@ def _handler(server: AnnotationServer) -> type[BaseHTTPRequestHandler]:
             try:
                 if self.path in _STATIC:
                     name, kind = _STATIC[self.path]
-                    body = resources.files("dpk.runtime.labelling").joinpath("static", name)
+                    body = resources.files("dpk.trainer.labelling").joinpath("static", name)
                     self._send(200, body.read_bytes(), kind)
                 elif self.path == "/favicon.ico":
                     self._send(204, b"", "image/x-icon")

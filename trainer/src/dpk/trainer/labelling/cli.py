@@ -23,8 +23,8 @@ def _positive(text: str) -> int:
 
 
 def _skeleton(args: argparse.Namespace):
-    from dpk.runtime.labelling.project import ProjectError
     from dpk.specs.skeleton import Skeleton
+    from dpk.trainer.labelling.project import ProjectError
 
     if args.skeleton:
         if Path(args.skeleton).suffix.lower() == ".csv":
@@ -42,8 +42,8 @@ def _skeleton(args: argparse.Namespace):
 
 # ----------------------------------------------------------------------- sample
 def _sample(args: argparse.Namespace) -> int:
-    from dpk.runtime.labelling.project import Project
-    from dpk.runtime.labelling.sample import sample_frames
+    from dpk.trainer.labelling.project import Project
+    from dpk.trainer.labelling.sample import sample_frames
 
     output = Path(args.output)
     project = Project.load(output) if output.exists() else Project.new(output, _skeleton(args))
@@ -83,8 +83,8 @@ def register_sample(subparsers: argparse._SubParsersAction) -> None:
 
 # ----------------------------------------------------------------------- annotate
 def _annotate(args: argparse.Namespace) -> int:
-    from dpk.runtime.labelling.project import Project, ProjectError
-    from dpk.runtime.labelling.server import AnnotationServer, ProjectLock, prefill
+    from dpk.trainer.labelling.project import Project, ProjectError
+    from dpk.trainer.labelling.server import AnnotationServer, ProjectLock, prefill
 
     project = Project.load(args.project)
     if args.relink:
@@ -151,8 +151,8 @@ def register_annotate(subparsers: argparse._SubParsersAction) -> None:
 # ----------------------------------------------------------------------- outliers
 def _outliers(args: argparse.Namespace) -> int:
     from dpk.runtime.formats import load_predictions
-    from dpk.runtime.labelling.outliers import add_outliers
-    from dpk.runtime.labelling.project import Project, ProjectError
+    from dpk.trainer.labelling.outliers import add_outliers
+    from dpk.trainer.labelling.project import Project, ProjectError
 
     if not Path(args.video).is_file():
         raise ProjectError(f"{args.video}: video file not found")
@@ -190,8 +190,8 @@ def register_outliers(subparsers: argparse._SubParsersAction) -> None:
 
 # ----------------------------------------------------------------------- merge
 def _merge(args: argparse.Namespace) -> int:
-    from dpk.runtime.labelling.merge import merge_projects
-    from dpk.runtime.labelling.project import Project
+    from dpk.trainer.labelling.merge import merge_projects
+    from dpk.trainer.labelling.project import Project
 
     into = Project.load(args.project)
     others = [Project.load(path) for path in args.others]
@@ -230,8 +230,8 @@ def register_merge(subparsers: argparse._SubParsersAction) -> None:
 
 # ----------------------------------------------------------------------- project
 def _project(args: argparse.Namespace) -> int:
-    from dpk.runtime.labelling.convert import export_dpk_h5, import_dpk_h5
-    from dpk.runtime.labelling.project import Project
+    from dpk.trainer.labelling.convert import export_dpk_h5, import_dpk_h5
+    from dpk.trainer.labelling.project import Project
 
     if args.action == "import":
         project = import_dpk_h5(
@@ -246,9 +246,9 @@ def _project(args: argparse.Namespace) -> int:
             f"next: dpk annotate {args.output}"
         )
     elif args.action == "spec":
-        from dpk.runtime.labelling.starter import starter_spec
         from dpk.specs.files import write_text_atomic
         from dpk.specs.io import dump_spec
+        from dpk.trainer.labelling.starter import starter_spec
 
         spec = starter_spec(Project.load(args.source), args.output, minutes=args.minutes)
         write_text_atomic(args.output, dump_spec(spec), inputs=[args.source])
@@ -295,7 +295,7 @@ def register_project(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _project_checked(args: argparse.Namespace) -> int:
-    from dpk.runtime.labelling.project import ProjectError
+    from dpk.trainer.labelling.project import ProjectError
 
     if args.action != "show" and not args.output:
         raise ProjectError(f"dpk project {args.action} needs -o OUTPUT")

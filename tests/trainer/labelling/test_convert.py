@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from dpk.runtime.labelling.project import LABELLED, PREDICTED, Project
+from dpk.trainer.labelling.project import LABELLED, PREDICTED, Project
 
 pytestmark = pytest.mark.realdata
 pytest.importorskip("sleap_io")

@@ -1,7 +1,10 @@
 """Labelled frames in memory: images, keypoints, skeleton and where each frame came from.
 
-Every label reader (DeepPoseKit HDF5, DeepLabCut, SLEAP after cropping) produces a
-:class:`Labels`; the trainer consumes it. One row is one single-animal example.
+Every label reader of :mod:`dpk.trainer.labels.formats` (DeepPoseKit HDF5, DeepLabCut,
+COCO, SLEAP after cropping) produces a :class:`Labels`; training consumes it. One row is
+one single-animal example. A video frame's source string is
+:func:`dpk.runtime.video.video_source` (``"video.mp4#frame=123"``), shared with the
+prediction writers.
 
 Conventions (DESIGN.md, section 2): images are ``uint8`` (N, H, W, C) with C = 1 (gray) or
 3 (RGB: readers convert OpenCV's BGR), every frame the same size. Keypoints are float32
@@ -28,7 +31,6 @@ __all__ = [
     "LabelsError",
     "describe_outside",
     "restrict_skeleton",
-    "video_source",
 ]
 
 OUTSIDE_TOLERANCE = 0.5
@@ -37,11 +39,6 @@ OUTSIDE_TOLERANCE = 0.5
 
 class LabelsError(DpkError, ValueError):
     """Labels that are inconsistent or do not fit their images; the message names the file."""
-
-
-def video_source(video: str, frame_index: int) -> str:
-    """The source string of a video frame: ``"video.mp4#frame=123"``."""
-    return f"{video}#frame={int(frame_index)}"
 
 
 def restrict_skeleton(skeleton: Skeleton, names: Sequence[str]) -> Skeleton:
@@ -103,7 +100,8 @@ class Labels:
         images: uint8 (N, H, W, C), C = 1 (gray) or 3 (RGB).
         keypoints: float32 (N, K, 2): x, y in pixels of the image; NaN = missing.
         skeleton: Keypoint names, parents and swaps (K keypoints).
-        sources: Where each example came from: an image path, or ``"video.mp4#frame=123"``.
+        sources: Where each example came from: an image path, or ``"video.mp4#frame=123"``
+            (:func:`dpk.runtime.video.video_source`).
             Examples cut from one frame (crops of several animals) share the frame's source.
         frame_indices: int64 (N,): the video frame index of each example, or the image's
             position (or the number in its file name) for image folders. Defaults to 0..N-1.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dpk.runtime.labelling.project import Project, ProjectError, read_frame
 from dpk.specs.model import ModelSpec
+from dpk.trainer.labelling.project import Project, ProjectError, read_frame
 
 __all__ = ["MAX_SIDE", "starter_spec"]
 

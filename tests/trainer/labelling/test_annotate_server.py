@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dpk.runtime.labelling.project import LABELLED, Project
 from dpk.specs.skeleton import Skeleton
+from dpk.trainer.labelling.project import LABELLED, Project
 from tests.runtime.conftest import write_dot_video
 
 pytest.importorskip("sleap_io")
@@ -149,7 +149,7 @@ def test_moved_video_is_a_clear_error_and_relink_fixes_it(project, tmp_path, run
 
 
 def test_bad_requests(project):
-    from dpk.runtime.labelling.server import AnnotationServer
+    from dpk.trainer.labelling.server import AnnotationServer
 
     server = AnnotationServer(Project.load(project.path))
     server.start()
@@ -170,7 +170,7 @@ def test_bad_requests(project):
 
 
 def test_a_frame_that_cannot_be_decoded(project):
-    from dpk.runtime.labelling.server import AnnotationServer
+    from dpk.trainer.labelling.server import AnnotationServer
 
     project.add_frame(0, 500)  # past the end of the 30-frame video
     server = AnnotationServer(project)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dpk.runtime.labels import Labels, LabelsError, restrict_skeleton, video_source
+from dpk.runtime.video import video_source
 from dpk.specs import DpkError, Skeleton
+from dpk.trainer.labels import Labels, LabelsError, restrict_skeleton
 
 SKELETON = Skeleton(
     names=["head", "thorax", "wingL", "wingR"],
@@ -156,38 +157,3 @@ def test_outside_image_uses_the_pixel_extent_and_half_pixel_tolerance():
     text = str(error.value)
     assert "labels.h5" in text and "clip.mp4#frame=0" in text and "'wingL'" in text
     assert "y=20.01" in text
-
-
-# ------------------------------------------------------------- .h5 dispatch by content
-@pytest.mark.realdata
-def test_a_deepposekit_h5_is_told_by_its_content(shared_data, tmp_path):
-    import shutil
-
-    from dpk.runtime.formats import hdf5_kind, load_predictions
-
-    original = shared_data / "dpk-fly-example" / "example_annotation_set.h5"
-    renamed = tmp_path / "CollectedData_fly.h5"  # a name that says DeepLabCut
-    shutil.copy(original, renamed)
-    for path in (original, renamed):
-        assert hdf5_kind(path) == "dpk_annotations"
-        with pytest.raises(DpkError) as info:
-            load_predictions(path)
-        message = str(info.value)
-        assert message.startswith(f"{path}: a DeepPoseKit annotation set")
-        assert "DeepLabCut" not in message and "pandas" not in message and "\n" not in message
-
-
-def test_an_unknown_h5_gets_a_clear_message(tmp_path):
-    import h5py
-
-    from dpk.runtime.formats import hdf5_kind, load_predictions
-
-    path = tmp_path / "other.h5"
-    with h5py.File(path, "w") as f:
-        f["weights"] = np.zeros(3)
-    assert hdf5_kind(path) == "unknown"
-    with pytest.raises(DpkError, match=r"other.h5: an HDF5 file dpk does not recognise .*weights"):
-        load_predictions(path)
-    path.write_bytes(b"not hdf5")
-    with pytest.raises(DpkError, match="not a readable HDF5 file"):
-        load_predictions(path)

@@ -6,16 +6,16 @@ import h5py
 import numpy as np
 import pytest
 
-from dpk.runtime.formats import dpk_h5
-from dpk.runtime.formats.dpk_h5 import (
+from dpk.specs import DpkError, Skeleton, SpecError
+from dpk.trainer.labels import Labels
+from dpk.trainer.labels.formats import dpk_h5
+from dpk.trainer.labels.formats.dpk_h5 import (
     is_dpk_h5,
     load_dpk_h5,
     save_dpk_h5,
     skeleton_table,
     stored_keypoint_names,
 )
-from dpk.runtime.labels import Labels
-from dpk.specs import DpkError, Skeleton, SpecError
 
 
 @pytest.fixture(scope="module")

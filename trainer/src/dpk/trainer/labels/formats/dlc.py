@@ -1,4 +1,4 @@
-"""DeepLabCut labels and predictions: read labelled frames, write and read prediction tables.
+"""DeepLabCut labels: labelled frames from a project or a CollectedData table.
 
 Three ways DeepLabCut keeps labels are read:
 
@@ -17,9 +17,9 @@ image is gray (one channel, or three equal channels) and RGB otherwise.
 
 Multi-animal DeepLabCut labels (a project with ``multianimalproject: true``, or tables with
 an ``individuals`` header row) hold several animals per image, so they are not
-single-animal :class:`~dpk.runtime.labels.Labels`: :func:`load_dlc` refuses them with a
+single-animal :class:`~dpk.trainer.labels.Labels`: :func:`load_dlc` refuses them with a
 message, and :func:`load_dlc_instances` reads them into the structure the SLEAP path uses,
-one :class:`~dpk.runtime.formats.sleap.SleapLabels` per image folder (one DeepLabCut
+one :class:`~dpk.trainer.labels.formats.sleap.SleapLabels` per image folder (one DeepLabCut
 video): each image is a frame, each individual an instance whose track name is the
 individual's name. From there ``dpk train`` cuts crops (``data.crop``) or builds anchor
 targets (``targets.anchor``) exactly as from a ``.slp``. Decisions:
@@ -63,6 +63,7 @@ import cv2
 import numpy as np
 import yaml
 
+from dpk.runtime.formats import hdf5_kind
 from dpk.runtime.formats.dlc_table import (
     MULTI_ANIMAL_HINT,
     SINGLE,
@@ -73,13 +74,14 @@ from dpk.runtime.formats.dlc_table import (
     read_dlc_h5_table,
     read_dlc_table,
 )
-from dpk.runtime.formats.sleap import SleapLabels
-from dpk.runtime.labels import Labels, LabelsError
 from dpk.specs.errors import DpkError
 from dpk.specs.skeleton import Skeleton
+from dpk.trainer.labels import Labels, LabelsError
+from dpk.trainer.labels.formats.sleap import SleapLabels
 
 __all__ = [
     "DlcTable",
+    "detect",
     "is_dlc_path",
     "is_multi_animal_dlc",
     "load_dlc",
@@ -414,6 +416,13 @@ def is_dlc_path(path: str | Path) -> bool:
     return False
 
 
+def detect(path: Path) -> bool:
+    """A DeepLabCut project or table (an ``.h5`` by its pandas content, never its name)."""
+    if path.is_file() and path.suffix.lower() in (".h5", ".hdf5"):
+        return hdf5_kind(path) == "dlc_table"
+    return is_dlc_path(path)
+
+
 def _table_project(table: Path, project_dir: str | Path | None) -> Path | None:
     """The folder a table's image paths are relative to: ``project_dir`` when given, else
     the project of a ``labeled-data/<video>/`` table, else None (the table's folder)."""
@@ -712,7 +721,7 @@ def load_dlc_instances(
             refuse unique body parts among them with a message that says why.
 
     Returns:
-        One :class:`~dpk.runtime.formats.sleap.SleapLabels` per image folder (its
+        One :class:`~dpk.trainer.labels.formats.sleap.SleapLabels` per image folder (its
         ``image_files`` are the images, ``frame_indices`` their frame numbers), instances
         of every individual labelled in an image, in column order, tracks named by the
         individuals; frames are decoded only by ``iter_frames``.
