@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dpk.runtime.labels import Labels
 from dpk.specs.errors import DpkError
 from dpk.specs.model import ModelSpec
 from dpk.specs.training import Augmentation
-from dpk.trainer.data.formats import label_format
 from dpk.trainer.data.loading import _to_model_channels
+from dpk.trainer.labels import Labels
+from dpk.trainer.labels.formats import label_format
 
 __all__ = ["context_size", "load_context_images"]
 
