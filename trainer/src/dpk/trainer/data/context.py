@@ -65,17 +65,18 @@ def load_context_images(spec: ModelSpec, base_dir: str | Path, train: Labels) ->
     data = spec.data
     if data is None or data.crop is None or not data.crop.context or len(train.images) == 0:
         return None
-    size = context_size(data.crop.size, spec.augmentation)
-    if size == data.crop.size:
+    crop = data.crop
+    size = context_size(crop.size, spec.augmentation)
+    if size == crop.size:
         return None
     data = data.resolved(base_dir)
-    wide = data.model_copy(update={"crop": data.crop.model_copy(update={"size": size})})
+    wide = data.model_copy(update={"crop": crop.model_copy(update={"size": size})})
     wide_spec = spec.model_copy(update={"data": wide})
     path = Path(wide.path)
     wide_train, _ = label_format(path, wide.format).function("load")(path, wide_spec)
     images = _to_model_channels(wide_train.images, spec.preprocessing)
-    margin = (size - data.crop.size) // 2
-    centre = images[:, margin : margin + data.crop.size, margin : margin + data.crop.size]
+    inner = slice((size - crop.size) // 2, (size - crop.size) // 2 + crop.size)
+    centre = images[:, inner, inner]
     if centre.shape != train.images.shape or not np.array_equal(centre, train.images):
         raise DpkError(
             f"{data.path}: the {size}-pixel context crops do not contain the training "
