@@ -1,8 +1,9 @@
 """Inference speed: the paper's four architectures and dpk's U-Net in onnxruntime vs Keras/TensorFlow, and the cost
 of the in-graph peak finder.
 
-For each architecture (the paper's default settings, and dpk's CPU U-Net at the fly
-setting ``filters: 24, max_filters: 96``, at a 160x160x1 input with the fly13
+For each architecture (the paper's default settings, the Stacked DenseNet also with
+``activation: leaky_relu``, and dpk's CPU U-Net at the fly setting ``filters: 24,
+max_filters: 96``, at a 160x160x1 input with the fly13
 skeleton and posture graph: 28 maps), the model is exported to ONNX with the subpixel peak
 finder and timed side by side, in one process, against TensorFlow's fastest path for the
 same Keras model: a compiled ``tf.function`` (XLA off, the default; ``--xla`` adds XLA),
@@ -43,6 +44,7 @@ REPEATS = {1: 5, 8: 5, 32: 3, 100: 2}
 
 ARCHITECTURES = {
     "stacked_densenet": (StackedDenseNet(n_stacks=2), 2),
+    "stacked_densenet_leaky_relu": (StackedDenseNet(n_stacks=2, activation="leaky_relu"), 2),
     "stacked_hourglass": (StackedHourglass(n_stacks=2), 2),
     "deeplabcut_resnet50": (DeepLabCut(backbone="resnet50"), 3),
     "deeplabcut_mobilenetv2": (DeepLabCut(backbone="mobilenetv2"), 3),

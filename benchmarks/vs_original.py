@@ -36,6 +36,7 @@ edited), each the least 0.3.9 needs to import and build its model on today's sta
   numpy 2) restored with numpy 1's value for the names imgaug reads.
 
 Usage: python benchmarks/vs_original.py [--quick] [--threads N] [--rounds R] [--activations A,B]
+       [--int8]
 (first: scripts/original_dpk_env.sh). Prints a Markdown table, writes
 ``benchmarks/results/vs_original.json`` (``vs_original_quick.json`` with ``--quick``).
 """
@@ -176,6 +177,11 @@ def dpk_spec(activation: str = "selu"):
     )
 
 
+def int8_path(model: Path) -> Path:
+    """Where the int8 copy of an exported model goes."""
+    return model.with_name(model.stem + ".int8.onnx")
+
+
 def export_dpk(frames_path: Path, model_path: Path, activation: str = "selu") -> dict:
     """Export the spec with random weights (dpk's exporter, checked against Keras)."""
     import keras
@@ -245,6 +251,11 @@ def run_worker(args: argparse.Namespace) -> None:
         answer = time_original(frames, batches, args.threads)
     elif kind == "export":
         answer = export_dpk(frames, Path(args.model), args.activation)
+        if args.int8:
+            from dpk.trainer.export.variants import to_int8
+
+            model = Path(args.model)
+            to_int8(model, int8_path(model), np.load(frames)[:16])
     else:
         answer = time_dpk(frames, Path(args.model), batches, args.threads)
     print(json.dumps(answer))
@@ -268,6 +279,12 @@ def main() -> None:
         "selu,leaky_relu: the paper's and the one onnxruntime fuses)",
     )
     parser.add_argument("--activation", default="selu", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="also time dpk's int8 variant of each (static QDQ, calibrated on 16 of the "
+        "frames: speed only, the weights are random)",
+    )
     args = parser.parse_args()
     if args.worker:
         run_worker(args)
@@ -283,11 +300,15 @@ def main() -> None:
     common = ["--threads", str(args.threads), "--batches", *map(str, batches)]
 
     activations = [a.strip() for a in args.activations.split(",") if a.strip()]
-    sides = ["original"] + [f"dpk_{a}" for a in activations]
+    variants = [a + suffix for a in activations for suffix in ("", "_int8" if args.int8 else "")]
+    variants = list(dict.fromkeys(variants))
+    sides = ["original"] + [f"dpk_{v}" for v in variants]
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         frames_path = Path(tmp) / "frames.npy"
         models = {f"dpk_{a}": Path(tmp) / f"paper_{a}.onnx" for a in activations}
+        if args.int8:
+            models.update({f"{k}_int8": int8_path(v) for k, v in list(models.items())})
         rng = np.random.default_rng(0)
         np.save(frames_path, rng.integers(0, 256, (n_frames, SIDE, SIDE, 1), dtype=np.uint8))
         exported = {}
@@ -296,7 +317,7 @@ def main() -> None:
             model = str(models[f"dpk_{activation}"])
             exported[activation] = worker(
                 here, "export", "--frames", str(frames_path), "--model", model,
-                "--activation", activation,
+                "--activation", activation, *(["--int8"] if args.int8 else []),
             )  # fmt: skip
         runs: dict[str, list[dict]] = {side: [] for side in sides}
         for r in range(rounds):
@@ -317,7 +338,7 @@ def main() -> None:
     for b in batches:
         sub = med("original", f"subpixel_fps@{b}")
         net = med("original", f"network_fps@{b}")
-        for activation in activations:
+        for activation in variants:
             ours = med(f"dpk_{activation}", f"fps@{b}")
             rows.append(
                 {
