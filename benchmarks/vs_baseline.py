@@ -38,7 +38,7 @@ def held_out_images(dataset: str, overrides: dict[str, object]) -> list[str]:
         return []
     from dpk.trainer.data import load_training_data
 
-    spec = make_spec(dataset, "stacked_densenet", 30.0, overrides=overrides)
+    spec = make_spec(dataset, "unet", 30.0, overrides=overrides)
     _, validation = load_training_data(spec, ROOT)
     return [Path(source).name for source in validation.sources]
 
@@ -46,9 +46,8 @@ def held_out_images(dataset: str, overrides: dict[str, object]) -> list[str]:
 def run_pair(dataset: str, minutes: float, threads: int, sets: list[str], variant: str | None):
     """Train dpk and the baseline side by side; returns ``(dpk_row, baseline_result)``."""
     overrides = parse_overrides(sets)
-    dpk_name = make_spec(
-        dataset, "stacked_densenet", minutes, overrides=overrides, variant=variant
-    ).name
+    # train_real.py's default architecture: the example spec's own (its row's name).
+    dpk_name = make_spec(dataset, "unet", minutes, overrides=overrides, variant=variant).name
     dpk_command = [
         sys.executable,
         str(ROOT / "benchmarks" / "train_real.py"),
@@ -86,6 +85,9 @@ def run_pair(dataset: str, minutes: float, threads: int, sets: list[str], varian
         if any(codes):
             raise SystemExit(f"a run failed (exit codes: dpk {codes[0]}, baseline {codes[1]})")
         baseline_result = json.loads((Path(out) / f"{dataset}.json").read_text())
+    print(
+        f"baseline: {json.dumps(baseline_result)}", flush=True
+    )  # kept in the log whatever follows
     return stored_runs()[f"{dataset}/{dpk_name}"], baseline_result
 
 
