@@ -27,6 +27,7 @@ from dpk.specs.skeleton import Skeleton
 __all__ = [
     "import_sleap_io",
     "load_predictions_slp",
+    "read_slp",
     "save_predictions_slp",
     "skeleton_from_sleap",
     "skeleton_to_sleap",
@@ -48,6 +49,23 @@ def import_sleap_io() -> Any:
             f"SLEAP files need the sleap-io package, which is not installed: {INSTALL_HINT}"
         ) from None
     return sleap_io
+
+
+def read_slp(path: Path) -> Any:
+    """A SLEAP file as sleap-io ``Labels`` (videos not opened), or one clear error.
+
+    Raises:
+        DpkError: sleap-io missing, the file not found or not readable.
+    """
+    if not path.is_file():
+        raise DpkError(f"{path}: file not found")
+    sio = import_sleap_io()
+    try:
+        return sio.load_slp(str(path), open_videos=False)
+    except Exception as error:  # sleap-io raises many kinds for damaged files
+        raise DpkError(
+            f"{path}: not a readable SLEAP file ({type(error).__name__}: {error})"
+        ) from None
 
 
 def skeleton_from_sleap(sk: Any, source: str) -> Skeleton:
@@ -314,13 +332,4 @@ def load_predictions_slp(path: str | Path) -> Predictions:
     the file's tracks), then instances without a track (track id -1).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DpkError(f"{path}: file not found")
-    sio = import_sleap_io()
-    try:
-        labels = sio.load_slp(str(path), open_videos=False)
-    except Exception as error:  # sleap-io raises many kinds for damaged files
-        raise DpkError(
-            f"{path}: not a readable SLEAP file ({type(error).__name__}: {error})"
-        ) from None
-    return _predictions_from_sleap(labels, str(path))
+    return _predictions_from_sleap(read_slp(path), str(path))

@@ -33,7 +33,7 @@ import cv2
 import h5py
 import numpy as np
 
-from dpk.runtime.formats.sleap import import_sleap_io, skeleton_from_sleap
+from dpk.runtime.formats.sleap import import_sleap_io, read_slp, skeleton_from_sleap
 from dpk.runtime.video import video_source
 from dpk.specs.errors import DpkError
 from dpk.specs.skeleton import Skeleton
@@ -316,15 +316,7 @@ def load_slp_videos(path: str | Path, video: str | Path | None = None) -> list[S
     """
     path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise DpkError(f"{source}: file not found")
-    sio = import_sleap_io()
-    try:
-        labels = sio.load_slp(str(path), open_videos=False)
-    except Exception as error:  # sleap-io raises many kinds for damaged files
-        raise DpkError(
-            f"{source}: not a readable SLEAP file ({type(error).__name__}: {error})"
-        ) from None
+    labels = read_slp(path)
     if len(labels.skeletons) != 1:
         raise DpkError(
             f"{source}: has {len(labels.skeletons)} skeletons; dpk trains one skeleton per model"
