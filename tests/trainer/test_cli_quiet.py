@@ -40,3 +40,22 @@ def test_quiet_tensorflow_keeps_the_users_settings(monkeypatch):
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
     cli._quiet_tensorflow()
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+
+
+def test_train_threads_limit_tensorflow_before_it_runs():
+    """`dpk train --threads N`: TensorFlow's operation pool gets N threads (set before it
+    runs anything, in the process that trains)."""
+    code = (
+        "from dpk.trainer import cli; cli._quiet_tensorflow(); cli._limit_threads(3); "
+        "import tensorflow as tf; t = tf.config.threading; "
+        "print(t.get_intra_op_parallelism_threads(), t.get_inter_op_parallelism_threads())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["3", "1"]
+
+
+def test_train_threads_must_be_positive(run_cli, tmp_path):
+    code, _, err = run_cli("train", tmp_path / "spec.yaml", "--threads", "0")
+    assert code == 2
+    assert "--threads: must be a positive whole number, got 0" in err

@@ -59,6 +59,34 @@ def _quiet_tensorflow() -> None:
             print(line, file=sys.stderr)
 
 
+def _limit_threads(threads: int) -> None:
+    """Let TensorFlow run each operation on at most ``threads`` CPU threads, one
+    operation at a time (the cores a cluster job or a shared machine gives).
+
+    Raises:
+        DpkError: TensorFlow already ran something in this process (too late to set).
+    """
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        from dpk.specs.errors import DpkError
+
+        raise DpkError(
+            "--threads: TensorFlow is already running in this process; set the thread "
+            "count before anything else (or run dpk train in a new process)"
+        ) from None
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value
+
+
 def _train(args: argparse.Namespace) -> int:
     from dpk.specs import SpecError, load_spec, training_issues
 
@@ -79,6 +107,8 @@ def _train(args: argparse.Namespace) -> int:
             spec = spec.model_copy(update={"training": spec.training.model_copy(update=updates)})
             spec = type(spec).model_validate(spec.model_dump())
     _quiet_tensorflow()
+    if args.threads:
+        _limit_threads(args.threads)
     from dpk.trainer.training import train
 
     result = train(
@@ -154,6 +184,12 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run")
     p.add_argument("--epochs", type=int, help="override training.epochs")
     p.add_argument("--max-minutes", type=float, help="override training.max_minutes")
+    p.add_argument(
+        "--threads",
+        type=_positive,
+        help="CPU threads for TensorFlow's operations (default: all cores); on a cluster "
+        "or a shared machine, the cores you were given",
+    )
     p.add_argument(
         "--quiet", action="store_true", help="one line per epoch instead of a progress bar"
     )
