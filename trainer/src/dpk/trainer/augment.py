@@ -289,7 +289,7 @@ def transform_keypoints(
 
 def _with_channels(result: np.ndarray, like: np.ndarray) -> np.ndarray:
     """OpenCV drops a channel axis of length 1: put it back."""
-    return result.reshape(like.shape) if result.ndim != like.ndim else result
+    return result[..., None] if result.ndim != like.ndim else result
 
 
 def warp_image(
@@ -311,9 +311,7 @@ def warp_image(
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=(border_value,) * 4,
     )
-    if warped.ndim != image.ndim:  # OpenCV drops a channel axis of length 1
-        warped = warped[..., None]
-    return warped
+    return _with_channels(warped, image)
 
 
 def _from_context(matrix: np.ndarray, context: np.ndarray, height: int, width: int) -> np.ndarray:
