@@ -12,6 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from dpk.trainer.labelling.cli import positive_whole_number
+
 __all__ = ["register_evaluate", "register_export", "register_publish", "register_train"]
 
 
@@ -78,13 +80,6 @@ def _limit_threads(threads: int) -> None:
             "--threads: TensorFlow is already running in this process; set the thread "
             "count before anything else (or run dpk train in a new process)"
         ) from None
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
-    return value
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -186,7 +181,7 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, help="override training.max_minutes")
     p.add_argument(
         "--threads",
-        type=_positive,
+        type=positive_whole_number,
         help="CPU threads for TensorFlow's operations (default: all cores); on a cluster "
         "or a shared machine, the cores you were given",
     )

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 __all__ = [
+    "positive_whole_number",
     "register_annotate",
     "register_merge",
     "register_outliers",
@@ -15,7 +16,8 @@ __all__ = [
 ]
 
 
-def _positive(text: str) -> int:
+def positive_whole_number(text: str) -> int:
+    """An argparse ``type`` for counts (1 or more), shared by the trainer's verbs."""
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
@@ -68,7 +70,9 @@ def register_sample(subparsers: argparse._SubParsersAction) -> None:
         epilog="example: dpk sample mouse.mp4 -n 20 -o mouse.slp --keypoints nose,tail",
     )
     parser.add_argument("videos", nargs="+", help="video files")
-    parser.add_argument("-n", type=_positive, required=True, help="frames to add, over all videos")
+    parser.add_argument(
+        "-n", type=positive_whole_number, required=True, help="frames to add, over all videos"
+    )
     parser.add_argument("-o", "--output", required=True, help="the label project (.slp)")
     parser.add_argument("--keypoints", help="keypoint names of a new project, comma-separated")
     parser.add_argument(
@@ -76,7 +80,9 @@ def register_sample(subparsers: argparse._SubParsersAction) -> None:
         help="skeleton of a new project: a CSV (name,parent,swap), a model file or zoo name",
     )
     parser.add_argument("--seed", type=int, default=0, help="k-means seed (default 0)")
-    parser.add_argument("--size", type=_positive, default=32, help="thumbnail side (default 32)")
+    parser.add_argument(
+        "--size", type=positive_whole_number, default=32, help="thumbnail side (default 32)"
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(func=_sample)
 
@@ -181,9 +187,14 @@ def register_outliers(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("poses", help="predictions of the video (from dpk predict)")
     parser.add_argument("video", help="the video they were made on")
     parser.add_argument("-p", "--project", required=True, help="the label project (.slp)")
-    parser.add_argument("-n", type=_positive, default=20, help="frames to add (default 20)")
     parser.add_argument(
-        "--min-gap", type=_positive, default=5, help="frames between picks at least (default 5)"
+        "-n", type=positive_whole_number, default=20, help="frames to add (default 20)"
+    )
+    parser.add_argument(
+        "--min-gap",
+        type=positive_whole_number,
+        default=5,
+        help="frames between picks at least (default 5)",
     )
     parser.set_defaults(func=_outliers)
 
