@@ -61,6 +61,16 @@ def _same(x, y) -> bool:
     return bool(np.array_equal(x.state, y.state) and np.allclose(x.xy, y.xy, equal_nan=True))
 
 
+def _take(target, source) -> None:
+    """Give ``target`` a copy of ``source``'s points, states, scores and done flag."""
+    target.xy, target.state, target.score = (
+        source.xy.copy(),
+        source.state.copy(),
+        source.score.copy(),
+    )
+    target.done = source.done
+
+
 def merge_projects(into: Project, other: Project, prefer: str = "this") -> MergeReport:
     """Merge ``other`` into ``into`` (in memory; save ``into`` afterwards).
 
@@ -77,33 +87,18 @@ def merge_projects(into: Project, other: Project, prefer: str = "this") -> Merge
         mine = into.frames.get(key)
         if mine is None:
             copy = into.add_frame(vid, frame.index, added=frame.added)
-            copy.xy, copy.state, copy.score = (
-                frame.xy.copy(),
-                frame.state.copy(),
-                frame.score.copy(),
-            )
-            copy.done = frame.done
+            _take(copy, frame)
             report.added += 1
         elif _same(mine, frame):
             mine.done = mine.done or frame.done
             report.same += 1
         elif not mine.n_labelled and (frame.n_labelled or not (mine.state > 0).any()):
-            mine.xy, mine.state, mine.score = (
-                frame.xy.copy(),
-                frame.state.copy(),
-                frame.score.copy(),
-            )
-            mine.done = frame.done
+            _take(mine, frame)
             report.filled += 1
         elif frame.n_labelled:
             report.conflicts.append((into.videos[vid].name, frame.index))
             if prefer == "other":
-                mine.xy, mine.state, mine.score = (
-                    frame.xy.copy(),
-                    frame.state.copy(),
-                    frame.score.copy(),
-                )
-                mine.done = frame.done
+                _take(mine, frame)
         else:
             report.same += 1  # the other has only predictions where this one has labels
     return report
