@@ -99,33 +99,24 @@ def test_fresh_runtime_only_environment(tmp_path):
         )
         assert probe.returncode != 0, f"{module} is importable in the runtime-only environment"
         assert "ModuleNotFoundError" in probe.stderr
-    out = subprocess.run(
-        [str(python), "-c", CHECK_SCRIPT],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=environ,
-        cwd=tmp_path,
-    ).stdout
+
+    def output(*argv: object) -> str:
+        done = subprocess.run(
+            [str(a) for a in argv],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=environ,
+            cwd=tmp_path,
+        )
+        return done.stdout
+
+    out = output(python, "-c", CHECK_SCRIPT)
     assert out.split() == ["RUNTIME:", "CLI:"], out
-    version = subprocess.run(
-        [str(env_dir / "bin" / "dpk"), "--version"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=environ,
-        cwd=tmp_path,
-    ).stdout
+    version = output(env_dir / "bin" / "dpk", "--version")
     assert "dpk-runtime 0.1.0" in version and "dpk-trainer (not installed)" in version
     # the runtime alone predicts: labelling verbs come with dpk-trainer
-    usage = subprocess.run(
-        [str(env_dir / "bin" / "dpk"), "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=environ,
-        cwd=tmp_path,
-    ).stdout
+    usage = output(env_dir / "bin" / "dpk", "--help")
     verbs = set(re.findall(r"^    ([a-z]+)\b", usage, flags=re.MULTILINE))
     assert {"predict", "render", "filter"} <= verbs, usage
     assert not verbs & set(LABELLING_VERBS), usage
