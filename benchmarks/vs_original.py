@@ -300,8 +300,7 @@ def main() -> None:
     common = ["--threads", str(args.threads), "--batches", *map(str, batches)]
 
     activations = [a.strip() for a in args.activations.split(",") if a.strip()]
-    variants = [a + suffix for a in activations for suffix in ("", "_int8" if args.int8 else "")]
-    variants = list(dict.fromkeys(variants))
+    variants = activations + ([f"{a}_int8" for a in activations] if args.int8 else [])
     sides = ["original"] + [f"dpk_{v}" for v in variants]
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
