@@ -58,4 +58,4 @@ def test_train_threads_limit_tensorflow_before_it_runs():
 def test_train_threads_must_be_positive(run_cli, tmp_path):
     code, _, err = run_cli("train", tmp_path / "spec.yaml", "--threads", "0")
     assert code == 2
-    assert "--threads: must be a positive whole number, got 0" in err
+    assert "--threads: 0 must be 1 or more" in err

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from dpk.runtime.providers import DEVICES
+from dpk.specs.arguments import non_negative_int, positive_int
 from dpk.specs.errors import DpkError
 
 __all__ = [
@@ -32,29 +33,9 @@ MAX_BATCH_SIZE = 4096
 """Largest ``--batch-size`` accepted (frames held in memory at once)."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
-    return value
-
-
 def _workers(text: str) -> int | str:
     """``--workers``: a number of worker processes, or ``auto``."""
-    return "auto" if text.strip().lower() == "auto" else _positive_int(text)
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
-    return value
+    return "auto" if text.strip().lower() == "auto" else positive_int(text)
 
 
 def _positive_float(text: str) -> float:
@@ -90,7 +71,7 @@ def _fraction(text: str) -> float:
 
 
 def _batch_size(text: str) -> int:
-    value = _positive_int(text)
+    value = positive_int(text)
     if value > MAX_BATCH_SIZE:
         raise argparse.ArgumentTypeError(
             f"{value} frames per call would not fit in memory; use at most {MAX_BATCH_SIZE} "
@@ -141,7 +122,7 @@ def _add_device(parser: argparse.ArgumentParser) -> None:
         "(cuda/tensorrt that do not work are an error, never a silent CPU fall-back)",
     )
     parser.add_argument(
-        "--threads", type=_positive_int, default=None, help="CPU threads for onnxruntime"
+        "--threads", type=positive_int, default=None, help="CPU threads for onnxruntime"
     )
 
 
@@ -487,7 +468,7 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     )
     topdown.add_argument(
         "--max-gap",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=10,
         metavar="N",
         help="frames a track may go unseen and still continue (default 10)",
@@ -567,7 +548,7 @@ def register_predict(subparsers: argparse._SubParsersAction) -> None:
     _add_max_unreadable(parser)
     parser.add_argument("--start", type=int, default=0, help="first frame (default 0)")
     parser.add_argument("--stop", type=int, default=None, help="stop before this frame")
-    parser.add_argument("--step", type=_positive_int, default=1, help="every STEP-th frame")
+    parser.add_argument("--step", type=positive_int, default=1, help="every STEP-th frame")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_write_options(parser)
     parser.set_defaults(func=_predict)
@@ -752,7 +733,7 @@ def register_filter(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--method", choices=METHODS, default="kalman", help="default kalman")
     parser.add_argument(
-        "--window", type=_positive_int, default=5, help="median/savgol window, odd (default 5)"
+        "--window", type=positive_int, default=5, help="median/savgol window, odd (default 5)"
     )
     parser.add_argument("--polyorder", type=int, default=2, help="savgol order (default 2)")
     parser.add_argument(
@@ -857,7 +838,7 @@ def register_render(subparsers: argparse._SubParsersAction) -> None:
         help="edges to draw when the predictions do not carry them (a CSV table holds names "
         "only): a skeleton CSV (name,parent,swap), a model file or a zoo name",
     )
-    parser.add_argument("--radius", type=_positive_int, help="keypoint radius in pixels")
+    parser.add_argument("--radius", type=positive_int, help="keypoint radius in pixels")
     parser.add_argument("--fps", type=float, help="output frame rate (default: the video's)")
     parser.add_argument("--no-labels", action="store_true", help="do not write frame numbers")
     _add_max_unreadable(parser)
@@ -1004,7 +985,7 @@ def register_benchmark(subparsers: argparse._SubParsersAction) -> None:
         default=[1, 100],
         help="comma-separated batch sizes (default 1,100)",
     )
-    parser.add_argument("--repeats", type=_positive_int, default=5, help="timed runs (default 5)")
+    parser.add_argument("--repeats", type=positive_int, default=5, help="timed runs (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
     parser.add_argument(
         "--device",
@@ -1013,6 +994,6 @@ def register_benchmark(subparsers: argparse._SubParsersAction) -> None:
         help="auto times every working provider; or only cpu, cuda, tensorrt",
     )
     parser.add_argument(
-        "--threads", type=_positive_int, default=None, help="CPU threads for onnxruntime"
+        "--threads", type=positive_int, default=None, help="CPU threads for onnxruntime"
     )
     parser.set_defaults(func=_benchmark)

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dpk.trainer.labelling.cli import positive_whole_number
+from dpk.specs.arguments import positive_int
 
 __all__ = ["register_evaluate", "register_export", "register_publish", "register_train"]
 
@@ -181,7 +181,7 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, help="override training.max_minutes")
     p.add_argument(
         "--threads",
-        type=positive_whole_number,
+        type=positive_int,
         help="CPU threads for TensorFlow's operations (default: all cores); on a cluster "
         "or a shared machine, the cores you were given",
     )

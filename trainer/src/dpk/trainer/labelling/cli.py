@@ -6,22 +6,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dpk.specs.arguments import positive_int
+
 __all__ = [
-    "positive_whole_number",
     "register_annotate",
     "register_merge",
     "register_outliers",
     "register_project",
     "register_sample",
 ]
-
-
-def positive_whole_number(text: str) -> int:
-    """An argparse ``type`` for counts (1 or more), shared by the trainer's verbs."""
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
-    return value
 
 
 def _skeleton(args: argparse.Namespace):
@@ -71,7 +64,7 @@ def register_sample(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("videos", nargs="+", help="video files")
     parser.add_argument(
-        "-n", type=positive_whole_number, required=True, help="frames to add, over all videos"
+        "-n", type=positive_int, required=True, help="frames to add, over all videos"
     )
     parser.add_argument("-o", "--output", required=True, help="the label project (.slp)")
     parser.add_argument("--keypoints", help="keypoint names of a new project, comma-separated")
@@ -80,9 +73,7 @@ def register_sample(subparsers: argparse._SubParsersAction) -> None:
         help="skeleton of a new project: a CSV (name,parent,swap), a model file or zoo name",
     )
     parser.add_argument("--seed", type=int, default=0, help="k-means seed (default 0)")
-    parser.add_argument(
-        "--size", type=positive_whole_number, default=32, help="thumbnail side (default 32)"
-    )
+    parser.add_argument("--size", type=positive_int, default=32, help="thumbnail side (default 32)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     parser.set_defaults(func=_sample)
 
@@ -187,12 +178,10 @@ def register_outliers(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("poses", help="predictions of the video (from dpk predict)")
     parser.add_argument("video", help="the video they were made on")
     parser.add_argument("-p", "--project", required=True, help="the label project (.slp)")
-    parser.add_argument(
-        "-n", type=positive_whole_number, default=20, help="frames to add (default 20)"
-    )
+    parser.add_argument("-n", type=positive_int, default=20, help="frames to add (default 20)")
     parser.add_argument(
         "--min-gap",
-        type=positive_whole_number,
+        type=positive_int,
         default=5,
         help="frames between picks at least (default 5)",
     )
