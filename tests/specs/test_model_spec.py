@@ -124,6 +124,7 @@ def test_leap_round_trip_and_needs_full_resolution():
                 "bottleneck",
                 "compression",
                 "layers_per_block",
+                "channel_multiple",
                 "activation",
             )
         )

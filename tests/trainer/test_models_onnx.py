@@ -118,3 +118,59 @@ def test_stacked_densenet_activation_fuses_into_the_convolutions(tmp_path, activ
     ops = [node.op_type for node in onnx.load(str(tmp_path / "optimized.onnx")).graph.node]
     standalone = {"Selu", "LeakyRelu"} & set(ops)
     assert (not standalone) == fused, ops
+
+
+def _blocked_convolutions(tmp_path, channel_multiple: int) -> tuple[int, int]:
+    """(convolutions onnxruntime runs in its blocked NCHWc layout, all convolutions) for a
+    small leaky-ReLU Stacked DenseNet."""
+    keras.utils.set_random_seed(0)
+    arch = StackedDenseNet(
+        n_stacks=1, growth_rate=16, activation="leaky_relu", channel_multiple=channel_multiple
+    )
+    model = build_model(make_spec(arch, (64, 64, 1), 2))
+    options = ort.SessionOptions()
+    path = tmp_path / f"optimized_{channel_multiple}.onnx"
+    options.optimized_model_filepath = str(path)
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # the warning that the saved file is CPU-specific
+    ort.InferenceSession(
+        to_onnx(model, (64, 64, 1)).SerializeToString(),
+        options,
+        providers=["CPUExecutionProvider"],
+    )
+    nodes = onnx.load(str(path)).graph.node
+    convolutions = [n for n in nodes if n.op_type in ("Conv", "FusedConv")]
+    blocked = [n for n in convolutions if n.domain == "com.microsoft.nchwc"]
+    return len(blocked), len(convolutions)
+
+
+def test_stacked_densenet_channel_multiple_keeps_convolutions_blocked(tmp_path):
+    """Compressions rounded to 16 channels let onnxruntime run every convolution but the
+    few fed by unaligned tensors (the image, the stack input with the maps) in NCHWc;
+    DeepPoseKit's own counts (channel_multiple 1) leave the compressions out."""
+    aligned, total = _blocked_convolutions(tmp_path, 16)
+    exact, exact_total = _blocked_convolutions(tmp_path, 1)
+    assert total == exact_total
+    assert aligned > exact
+    assert total - aligned <= 3, (aligned, total)
+
+
+@pytest.mark.parametrize(
+    ("channels", "multiple", "multiple_of", "expected"),
+    [
+        (206, 1, 1, 103),
+        (206, 16, 1, 96),
+        (221, 16, 1, 112),
+        (20, 16, 1, 16),
+        (206, 1, 4, 104),
+        (206, 16, 4, 96),
+    ],
+)
+def test_stacked_densenet_compression_rounds_to_the_channel_multiple(
+    channels, multiple, multiple_of, expected
+):
+    from dpk.trainer.models.stacked_densenet import _Builder
+
+    arch = StackedDenseNet(channel_multiple=multiple)
+    compressed = _Builder(arch).compress(keras.Input((8, 8, channels)), multiple_of=multiple_of)
+    assert compressed.shape[-1] == expected

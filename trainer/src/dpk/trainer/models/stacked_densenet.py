@@ -27,10 +27,14 @@ Differences from DeepPoseKit, on purpose: the pooled front-end skips are compres
 the one before it, a list-aliasing slip); heads see only their stack's features (which
 already include a compressed copy of the stack input); the input is padded instead of
 refused when its sides do not halve ``T`` times; ``layers_per_block`` > 1 adds real dense
-layers instead of widening one.
+layers instead of widening one; compressions round their channels to a multiple of
+``channel_multiple`` (16 by default, so onnxruntime keeps the blocks in its blocked
+layout; 1 gives DeepPoseKit's counts).
 """
 
 from __future__ import annotations
+
+import math
 
 import keras
 from keras import layers
@@ -82,7 +86,9 @@ class _Builder:
         return x
 
     def compress(self, x, multiple_of: int = 1):
-        """1x1 convolution to ``compression_factor`` of the channels."""
+        """1x1 convolution to ``compression_factor`` of the channels, rounded to a multiple
+        of ``channel_multiple`` (and of ``multiple_of``)."""
+        multiple_of = math.lcm(multiple_of, self.arch.channel_multiple)
         filters = round(x.shape[-1] * self.arch.compression_factor)
         filters = max(multiple_of, round(filters / multiple_of) * multiple_of)
         return self.conv(filters, 1)(x)
