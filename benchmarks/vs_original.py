@@ -14,7 +14,10 @@ the skeleton is a 32-keypoint chain) with random weights, on both sides:
   timed through ``dpk.runtime.Predictor.predict`` (uint8 frames, preprocessing included)
   in the project's ``.venv``, once per ``--activations`` entry: ``selu`` (the paper's,
   as in the original) and ``leaky_relu`` (``architecture.activation``, which
-  onnxruntime's CPU provider fuses into the convolutions).
+  onnxruntime's CPU provider fuses into the convolutions), each with dpk's default
+  ``architecture.channel_multiple`` (16: compressions rounded so that onnxruntime keeps
+  the blocks in NCHWc); an entry ``ACTIVATION:N`` sets the multiple (``leaky_relu:1``:
+  DeepPoseKit's exact channel counts, the file before the rounding).
 
 The same 100 random uint8 frames (a ``.npy`` file shared by both processes); batch 1 and
 100 (``--quick``: 1 and 8 on 16 frames, one round). Each measurement is a subprocess
@@ -162,17 +165,28 @@ def time_original(frames_path: Path, batches: list[int], threads: int) -> dict:
 
 
 # ------------------------------------------------------------------------------ dpk's side
-def dpk_spec(activation: str = "selu"):
-    """dpk's spec of the same network: 2 stacks, growth 32, 192x192x1, 32 keypoints, graph."""
+def parse_variant(variant: str) -> tuple[str, int | None]:
+    """``ACTIVATION[:CHANNEL_MULTIPLE]`` -> (activation, multiple or None for the default)."""
+    activation, _, multiple = variant.partition(":")
+    return activation, int(multiple) if multiple else None
+
+
+def dpk_spec(variant: str = "selu"):
+    """dpk's spec of the same network: 2 stacks, growth 32, 192x192x1, 32 keypoints, graph
+    (``variant``: :func:`parse_variant`)."""
     from dpk.specs import ModelSpec, Preprocessing, Skeleton, StackedDenseNet, Targets
 
+    activation, multiple = parse_variant(variant)
+    architecture: dict = {"activation": activation}
+    if multiple is not None:
+        architecture["channel_multiple"] = multiple
     names = [f"k{i:02d}" for i in range(N_KEYPOINTS)]
     parents = [None if p < 0 else names[p] for p in chain_parents(N_KEYPOINTS)]
     return ModelSpec(
         name="stacked_densenet_paper",
         skeleton=Skeleton(names=names, parents=parents),
         preprocessing=Preprocessing(height=SIDE, width=SIDE, channels=1),
-        architecture=StackedDenseNet(n_stacks=2, growth_rate=32, activation=activation),
+        architecture=StackedDenseNet(n_stacks=2, growth_rate=32, **architecture),
         targets=Targets(sigma=SIGMA, downsample_factor=2, graph=True),
     )
 
@@ -182,14 +196,14 @@ def int8_path(model: Path) -> Path:
     return model.with_name(model.stem + ".int8.onnx")
 
 
-def export_dpk(frames_path: Path, model_path: Path, activation: str = "selu") -> dict:
+def export_dpk(frames_path: Path, model_path: Path, variant: str = "selu") -> dict:
     """Export the spec with random weights (dpk's exporter, checked against Keras)."""
     import keras
 
     from dpk.trainer.export import export_onnx
     from dpk.trainer.models import build_model, count_flops, count_params
 
-    spec = dpk_spec(activation)
+    spec = dpk_spec(variant)
     keras.utils.set_random_seed(0)
     model = build_model(spec)
     flops = count_flops(model)
@@ -274,9 +288,10 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="*", help=argparse.SUPPRESS)
     parser.add_argument(
         "--activations",
-        default="selu,leaky_relu",
-        help="dpk's Stacked DenseNet activations to time, comma-separated (default "
-        "selu,leaky_relu: the paper's and the one onnxruntime fuses)",
+        default="selu,leaky_relu,leaky_relu:1",
+        help="dpk's Stacked DenseNet variants to time, comma-separated ACTIVATION[:N] with N "
+        "the channel multiple (default selu,leaky_relu,leaky_relu:1: the paper's, the one "
+        "onnxruntime fuses, and that one with DeepPoseKit's exact channel counts)",
     )
     parser.add_argument("--activation", default="selu", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -305,7 +320,7 @@ def main() -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         frames_path = Path(tmp) / "frames.npy"
-        models = {f"dpk_{a}": Path(tmp) / f"paper_{a}.onnx" for a in activations}
+        models = {f"dpk_{a}": Path(tmp) / f"paper_{a.replace(':', '_c')}.onnx" for a in activations}
         if args.int8:
             models.update({f"{k}_int8": int8_path(v) for k, v in list(models.items())})
         rng = np.random.default_rng(0)
