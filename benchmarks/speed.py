@@ -2,7 +2,7 @@
 of the in-graph peak finder.
 
 For each architecture (the paper's default settings, the Stacked DenseNet also with
-``activation: leaky_relu``, and dpk's CPU U-Net at the fly setting ``filters: 24,
+``activation: leaky_relu``, with and without ``channel_multiple: 16``, and dpk's CPU U-Net at the fly setting ``filters: 24,
 max_filters: 96``, at a 160x160x1 input with the fly13
 skeleton and posture graph: 28 maps), the model is exported to ONNX with the subpixel peak
 finder and timed side by side, in one process, against TensorFlow's fastest path for the
@@ -45,6 +45,10 @@ REPEATS = {1: 5, 8: 5, 32: 3, 100: 2}
 ARCHITECTURES = {
     "stacked_densenet": (StackedDenseNet(n_stacks=2), 2),
     "stacked_densenet_leaky_relu": (StackedDenseNet(n_stacks=2, activation="leaky_relu"), 2),
+    "stacked_densenet_leaky_relu_c16": (
+        StackedDenseNet(n_stacks=2, activation="leaky_relu", channel_multiple=16),
+        2,
+    ),
     "stacked_hourglass": (StackedHourglass(n_stacks=2), 2),
     "deeplabcut_resnet50": (DeepLabCut(backbone="resnet50"), 3),
     "deeplabcut_mobilenetv2": (DeepLabCut(backbone="mobilenetv2"), 3),

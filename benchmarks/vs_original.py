@@ -14,10 +14,9 @@ the skeleton is a 32-keypoint chain) with random weights, on both sides:
   timed through ``dpk.runtime.Predictor.predict`` (uint8 frames, preprocessing included)
   in the project's ``.venv``, once per ``--activations`` entry: ``selu`` (the paper's,
   as in the original) and ``leaky_relu`` (``architecture.activation``, which
-  onnxruntime's CPU provider fuses into the convolutions), each with dpk's default
-  ``architecture.channel_multiple`` (16: compressions rounded so that onnxruntime keeps
-  the blocks in NCHWc); an entry ``ACTIVATION:N`` sets the multiple (``leaky_relu:1``:
-  DeepPoseKit's exact channel counts, the file before the rounding).
+  onnxruntime's CPU provider fuses into the convolutions), each with DeepPoseKit's channel
+  counts; an entry ``ACTIVATION:N`` sets ``architecture.channel_multiple`` (``leaky_relu:16``:
+  compressions rounded to 16 channels so that onnxruntime keeps the blocks in NCHWc).
 
 The same 100 random uint8 frames (a ``.npy`` file shared by both processes); batch 1 and
 100 (``--quick``: 1 and 8 on 16 frames, one round). Each measurement is a subprocess
@@ -288,10 +287,10 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="*", help=argparse.SUPPRESS)
     parser.add_argument(
         "--activations",
-        default="selu,leaky_relu,leaky_relu:1",
+        default="selu,leaky_relu,leaky_relu:16",
         help="dpk's Stacked DenseNet variants to time, comma-separated ACTIVATION[:N] with N "
-        "the channel multiple (default selu,leaky_relu,leaky_relu:1: the paper's, the one "
-        "onnxruntime fuses, and that one with DeepPoseKit's exact channel counts)",
+        "the channel multiple (default selu,leaky_relu,leaky_relu:16: the paper's, the one "
+        "onnxruntime fuses, and that one with compressions rounded to 16 channels)",
     )
     parser.add_argument("--activation", default="selu", help=argparse.SUPPRESS)
     parser.add_argument(

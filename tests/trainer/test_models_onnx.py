@@ -171,6 +171,9 @@ def test_stacked_densenet_compression_rounds_to_the_channel_multiple(
 ):
     from dpk.trainer.models.stacked_densenet import _Builder
 
+    # The default stays DeepPoseKit's counts: specs in model files written before the
+    # setting existed describe networks built that way.
+    assert StackedDenseNet().channel_multiple == 1
     arch = StackedDenseNet(channel_multiple=multiple)
     compressed = _Builder(arch).compress(keras.Input((8, 8, channels)), multiple_of=multiple_of)
     assert compressed.shape[-1] == expected

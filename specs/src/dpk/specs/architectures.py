@@ -70,12 +70,13 @@ class StackedDenseNet(StrictModel):
     ``leaky_relu`` (slope 0.2 below zero, He-normal weights), which onnxruntime's CPU
     provider fuses into the convolutions; SELU is computed as a separate pass over each
     feature map and forces layout reorders around it (docs/benchmarks.md, issue 15)."""
-    channel_multiple: int = Field(default=16, ge=1, le=64)
+    channel_multiple: int = Field(default=1, ge=1, le=64)
     """Round each compression's channel count to the nearest multiple of this (at least
-    one multiple). With 16 every convolution and most concatenations stay in
-    onnxruntime's blocked channel layout (NCHWc, 16 channels a block with AVX-512, 8
-    with AVX2) instead of being reordered around each dense block; 1 keeps DeepPoseKit's
-    exact counts (``compression_factor`` of the input channels)."""
+    one multiple). 1 (the default) keeps DeepPoseKit's counts (``compression_factor`` of
+    the input channels). With 16 every convolution and most concatenations can stay in
+    onnxruntime's blocked channel layout (NCHWc: 16 channels a block with AVX-512, 8
+    with AVX2) instead of being reordered around each dense block; measured on a 2-core
+    CPU the gain is within run-to-run noise (docs/benchmarks.md, issue 15)."""
 
 
 class StackedHourglass(StrictModel):

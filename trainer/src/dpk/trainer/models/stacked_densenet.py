@@ -27,9 +27,9 @@ Differences from DeepPoseKit, on purpose: the pooled front-end skips are compres
 the one before it, a list-aliasing slip); heads see only their stack's features (which
 already include a compressed copy of the stack input); the input is padded instead of
 refused when its sides do not halve ``T`` times; ``layers_per_block`` > 1 adds real dense
-layers instead of widening one; compressions round their channels to a multiple of
-``channel_multiple`` (16 by default, so onnxruntime keeps the blocks in its blocked
-layout; 1 gives DeepPoseKit's counts).
+layers instead of widening one; ``channel_multiple`` > 1 rounds the compressions'
+channels (16 lets onnxruntime keep the blocks in its blocked layout; the default 1 gives
+DeepPoseKit's counts).
 """
 
 from __future__ import annotations
