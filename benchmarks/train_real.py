@@ -115,8 +115,7 @@ def train_and_evaluate(
     """Train one configuration and evaluate it; returns the result row and the errors."""
     import keras
 
-    from dpk.trainer.data import load_training_data
-    from dpk.trainer.data.context import load_context_images
+    from dpk.trainer.data.context import load_training_data_with_context
     from dpk.trainer.evaluate import evaluate_arrays
     from dpk.trainer.models import build_model, count_flops, count_params
     from dpk.trainer.training import train_arrays
@@ -124,8 +123,7 @@ def train_and_evaluate(
     from dpk.trainer.training.run import _save_check_images
 
     spec = make_spec(dataset, arch, minutes, graph, seed, overrides, variant)
-    train, validation = load_training_data(spec, ROOT)
-    context = load_context_images(spec, ROOT, train)
+    train, validation, context = load_training_data_with_context(spec, ROOT)
     if fraction < 1.0:
         rng = np.random.default_rng(spec.training.seed)
         keep = np.sort(

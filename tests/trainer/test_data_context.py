@@ -10,7 +10,7 @@ import pytest
 from dpk.specs import Augmentation, ModelSpec, Skeleton
 from dpk.trainer.augment import AffineParams, Augmenter, AugmentParams
 from dpk.trainer.data import load_training_data
-from dpk.trainer.data.context import context_size, load_context_images
+from dpk.trainer.data.context import context_size, load_training_data_with_context
 
 SKELETON = Skeleton(names=["a", "b"], parents=[None, "a"])
 
@@ -102,20 +102,52 @@ def _fly_spec(shared_data, **crop) -> ModelSpec:
 @pytest.mark.realdata
 def test_training_crops_get_their_surroundings(shared_data):
     spec = _fly_spec(shared_data)
-    train, _ = load_training_data(spec, shared_data)
-    context = load_context_images(spec, shared_data, train)
+    train, validation, context = load_training_data_with_context(spec, shared_data)
     side = context_size(64, spec.augmentation)
     assert context is not None and context.shape == (len(train.images), side, side, 1)
     margin = (side - 64) // 2
     np.testing.assert_array_equal(context[:, margin:-margin, margin:-margin], train.images)
     # the surroundings hold more than zero padding: the frame goes on around the crop
     assert context[:, :margin].mean() > 10
+    # one read at the context side gives exactly what cropping at 64 px gives
+    direct_train, direct_validation = load_training_data(spec, shared_data)
+    for derived, direct in ((train, direct_train), (validation, direct_validation)):
+        np.testing.assert_array_equal(derived.images, direct.images)
+        np.testing.assert_array_equal(derived.keypoints, direct.keypoints)  # NaN where NaN
+        np.testing.assert_array_equal(derived.crop_offsets, direct.crop_offsets)
+        assert derived.sources == direct.sources
+        np.testing.assert_array_equal(derived.frame_indices, direct.frame_indices)
+    # some keypoints lie inside the context crop but outside the 64 px crop
+    assert np.isnan(train.keypoints).sum() > 0
 
 
 @pytest.mark.realdata
 def test_no_context_when_switched_off_or_nothing_spatial(shared_data):
     spec = _fly_spec(shared_data, context=False)
-    train, _ = load_training_data(spec, shared_data)
-    assert load_context_images(spec, shared_data, train) is None
+    assert load_training_data_with_context(spec, shared_data)[2] is None
     still = _fly_spec(shared_data).model_copy(update={"augmentation": Augmentation(affine=0.0)})
-    assert load_context_images(still, shared_data, train) is None
+    assert load_training_data_with_context(still, shared_data)[2] is None
+
+
+def test_centre_crop_drops_keypoints_outside_and_moves_offsets():
+    from dpk.specs.skeleton import Skeleton
+    from dpk.trainer.data.context import centre_crop
+    from dpk.trainer.labels import Labels
+
+    images = np.arange(2 * 9 * 9, dtype=np.uint8).reshape(2, 9, 9, 1)
+    keypoints = np.array([[[4.0, 4.0], [0.0, 4.0]], [[6.4, 2.0], [np.nan, np.nan]]], np.float32)
+    labels = Labels(
+        images=images,
+        keypoints=keypoints,
+        skeleton=Skeleton(names=["a", "b"]),
+        sources=["f#0", "f#1"],
+        crop_offsets=np.array([[10, 20], [0, 0]]),
+    )
+    small = centre_crop(labels, 5)
+    np.testing.assert_array_equal(small.images, images[:, 2:7, 2:7])
+    np.testing.assert_array_equal(
+        small.keypoints,
+        np.array([[[2, 2], [np.nan, np.nan]], [[4.4, 0], [np.nan, np.nan]]], np.float32),
+    )
+    np.testing.assert_array_equal(small.crop_offsets, [[12, 22], [2, 2]])
+    assert labels.images.shape == (2, 9, 9, 1)  # the input is left as it was

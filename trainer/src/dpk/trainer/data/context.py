@@ -9,25 +9,27 @@ training crops are also cut at a larger side ``C`` around the same anchor
 augmentation still fills), and the augmenter warps that larger crop into the ``S`` x
 ``S`` input (:meth:`dpk.trainer.augment.Augmenter.apply`'s ``context``). Keypoints keep
 the ``S`` crop's coordinates and labels, so targets, validation and evaluation do not
-change. Both crops come from the same anchor pixel, so the centre ``S`` x ``S`` of each
-context crop is the training crop, pixel for pixel (checked when loading).
+change. Both crops come from the same anchor pixel, so the labels are cropped once, at
+``C``, and the ``S`` crops are their centres, pixel for pixel
+(:func:`load_training_data_with_context`: one read of the labels, one decode of the
+frames).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from dpk.specs.errors import DpkError
 from dpk.specs.model import ModelSpec
 from dpk.specs.training import Augmentation
-from dpk.trainer.data.loading import _to_model_channels
+from dpk.trainer.data.crops import _shift_into_crop
+from dpk.trainer.data.loading import load_training_data
 from dpk.trainer.labels import Labels
-from dpk.trainer.labels.formats import label_format
 
-__all__ = ["context_size", "load_context_images"]
+__all__ = ["centre_crop", "context_size", "load_training_data_with_context"]
 
 
 def context_size(size: int, augmentation: Augmentation) -> int:
@@ -51,35 +53,72 @@ def context_size(size: int, augmentation: Augmentation) -> int:
     return side + (side - size) % 2
 
 
-def load_context_images(spec: ModelSpec, base_dir: str | Path, train: Labels) -> np.ndarray | None:
-    """The context crops of ``train`` (the training split of
-    :func:`dpk.trainer.data.load_training_data`), or None when not needed.
+def _context_side(spec: ModelSpec) -> int | None:
+    """The context crops' side for ``spec``, or None when it trains without them."""
+    data = spec.data
+    if data is None or data.crop is None or not data.crop.context:
+        return None
+    side = context_size(data.crop.size, spec.augmentation)
+    return None if side == data.crop.size else side
 
-    None when the spec does not crop, ``data.crop.context`` is off or the augmentation
-    has no spatial transform.
+
+def centre_crop(labels: Labels, size: int) -> Labels:
+    """The centre ``size`` x ``size`` of square crops, with their keypoints and offsets.
+
+    Keypoints that fall outside the smaller crop become NaN by the same rule as cropping a
+    frame (:mod:`dpk.trainer.data.crops`), so the result equals cropping at ``size``
+    directly when both crops share their centre pixel (sides of the same parity).
+    """
+    side = labels.images.shape[1]
+    margin = (side - size) // 2
+    keypoints = _shift_into_crop(labels.keypoints.copy(), margin, margin, size)
+    offsets = None if labels.crop_offsets is None else labels.crop_offsets + margin
+    return replace(
+        labels,
+        images=np.ascontiguousarray(
+            labels.images[:, margin : margin + size, margin : margin + size]
+        ),
+        keypoints=keypoints,
+        crop_offsets=offsets,
+    )
+
+
+def load_training_data_with_context(
+    spec: ModelSpec, base_dir: str | Path
+) -> tuple[Labels, Labels, np.ndarray | None]:
+    """:func:`dpk.trainer.data.load_training_data` and the training crops' context crops,
+    reading the labels and decoding the frames once.
+
+    When the spec trains with context crops, the labels are cropped once at the context
+    side and the training and validation crops are their centres (:func:`centre_crop`);
+    otherwise this is ``load_training_data`` with no context.
+
+    Returns:
+        ``(train, validation, context)``: ``context`` is uint8 (N, C, C, channels) for the
+        N training crops, or None when the spec does not crop, ``data.crop.context`` is
+        off or the augmentation has no spatial transform.
 
     Raises:
-        DpkError: The larger crops do not line up with the training crops (a bug, not
-            bad input: the message says so).
+        DpkError: As ``load_training_data``.
     """
-    data = spec.data
-    if data is None or data.crop is None or not data.crop.context or len(train.images) == 0:
-        return None
-    crop = data.crop
-    size = context_size(crop.size, spec.augmentation)
-    if size == crop.size:
-        return None
-    data = data.resolved(base_dir)
-    wide = data.model_copy(update={"crop": crop.model_copy(update={"size": size})})
-    wide_spec = spec.model_copy(update={"data": wide})
-    path = Path(wide.path)
-    wide_train, _ = label_format(path, wide.format).function("load")(path, wide_spec)
-    images = _to_model_channels(wide_train.images, spec.preprocessing)
-    inner = slice((size - crop.size) // 2, (size - crop.size) // 2 + crop.size)
-    centre = images[:, inner, inner]
-    if centre.shape != train.images.shape or not np.array_equal(centre, train.images):
-        raise DpkError(
-            f"{data.path}: the {size}-pixel context crops do not contain the training "
-            "crops (a dpk bug; train with data.crop.context: false meanwhile)"
-        )
-    return images
+    side = _context_side(spec)
+    if side is None:
+        train, validation = load_training_data(spec, base_dir)
+        return train, validation, None
+    assert spec.data is not None and spec.data.crop is not None  # _context_side checked
+    crop = spec.data.crop
+    wide = spec.model_copy(
+        update={
+            "data": spec.data.model_copy(update={"crop": crop.model_copy(update={"size": side})}),
+            # the crops must match the input while loading; only the centres train
+            "preprocessing": spec.preprocessing.model_copy(update={"height": side, "width": side}),
+        }
+    )
+    if (spec.preprocessing.height, spec.preprocessing.width) != (crop.size, crop.size):
+        return (*load_training_data(spec, base_dir), None)  # raises the size error
+    wide_train, wide_validation = load_training_data(wide, base_dir)
+    train = centre_crop(wide_train, crop.size)
+    validation = centre_crop(wide_validation, crop.size)
+    if len(train.images) == 0:
+        return train, validation, None
+    return train, validation, wide_train.images

@@ -180,7 +180,7 @@ def train_arrays(
             another size (``Labels.frame_transform``): validation errors, per epoch and in
             the final report, are then measured in the labelled frames' pixels.
         train_context: Larger crops around the training crops' centres that augmentation
-            warps from (:func:`dpk.trainer.data.context.load_context_images`).
+            warps from (:func:`dpk.trainer.data.context.load_training_data_with_context`).
 
     Returns:
         The result, with the validation report of the best weights.
@@ -423,8 +423,7 @@ def train(
     Returns:
         The training result.
     """
-    from dpk.trainer.data import load_training_data
-    from dpk.trainer.data.context import load_context_images
+    from dpk.trainer.data.context import load_training_data_with_context
 
     if resume is not None:
         run = Path(resume)
@@ -444,8 +443,7 @@ def train(
         resume_flag = False
     if spec_obj.data is None:
         raise RunError("the spec has no data section: add data.path (the labels to train on)")
-    train_set, val_set = load_training_data(spec_obj, base_dir)
-    train_context = load_context_images(spec_obj, base_dir, train_set)
+    train_set, val_set, train_context = load_training_data_with_context(spec_obj, base_dir)
     if not resume_flag:
         # The paths as the user wrote them, with the folder they are relative to, so that
         # --resume and `dpk evaluate` resolve them exactly as this run did.
