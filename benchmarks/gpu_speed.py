@@ -55,13 +55,18 @@ def open_session(path: Path, setting: str, cache: Path):
     """An onnxruntime session for ``setting``; raises with the reason when it cannot run."""
     import onnxruntime as ort
 
-    from dpk.runtime.providers import ProviderError, create_session
+    from dpk.runtime.providers import ProviderError, create_session, working_providers
 
     if setting in ("cpu", "cuda"):
         session, _ = create_session(path, setting)  # type: ignore[arg-type]
         return session
-    # TensorRT: dpk's own check first (libraries, driver), then the provider options.
-    create_session(path, "tensorrt")
+    # TensorRT: dpk's probe on a one-node model says why it cannot run (libraries, driver)
+    # without building an engine for the real model twice; then the provider options.
+    problem = working_providers().get(
+        "TensorrtExecutionProvider", "this onnxruntime has no TensorRT provider"
+    )
+    if problem:
+        raise ProviderError(problem)
     options = {
         "trt_fp16_enable": setting == "tensorrt_fp16",
         "trt_engine_cache_enable": True,

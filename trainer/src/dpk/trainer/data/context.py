@@ -107,6 +107,8 @@ def load_training_data_with_context(
         return train, validation, None
     assert spec.data is not None and spec.data.crop is not None  # _context_side checked
     crop = spec.data.crop
+    if (spec.preprocessing.height, spec.preprocessing.width) != (crop.size, crop.size):
+        return (*load_training_data(spec, base_dir), None)  # raises the size error
     wide = spec.model_copy(
         update={
             "data": spec.data.model_copy(update={"crop": crop.model_copy(update={"size": side})}),
@@ -114,8 +116,6 @@ def load_training_data_with_context(
             "preprocessing": spec.preprocessing.model_copy(update={"height": side, "width": side}),
         }
     )
-    if (spec.preprocessing.height, spec.preprocessing.width) != (crop.size, crop.size):
-        return (*load_training_data(spec, base_dir), None)  # raises the size error
     wide_train, wide_validation = load_training_data(wide, base_dir)
     train = centre_crop(wide_train, crop.size)
     validation = centre_crop(wide_validation, crop.size)
