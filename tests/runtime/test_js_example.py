@@ -73,6 +73,8 @@ def test_node_keypoints_match_the_predictor(node_example, shared_data, tmp_path)
 
 def test_node_refuses_a_wrong_frame_file(node_example, tmp_path):
     model = model_path("stacked_densenet.mirror_mouse", download=False, progress=False)
+    pre = Predictor(model).preprocessing
+    height, width, channels = pre.height, pre.width, pre.channels
     frames_bin = tmp_path / "short.bin"
     frames_bin.write_bytes(b"\0" * 100)
     done = subprocess.run(
@@ -82,4 +84,5 @@ def test_node_refuses_a_wrong_frame_file(node_example, tmp_path):
         text=True,
         timeout=120,
     )
-    assert done.returncode == 1 and "expected 40194 for 1 frames of 203x198x1" in done.stderr
+    expected = f"expected {height * width * channels} for 1 frames of {height}x{width}x{channels}"
+    assert done.returncode == 1 and expected in done.stderr
