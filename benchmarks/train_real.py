@@ -118,6 +118,7 @@ def train_and_evaluate(
     from dpk.trainer.data.context import load_training_data_with_context
     from dpk.trainer.evaluate import evaluate_arrays
     from dpk.trainer.models import build_model, count_flops, count_params
+    from dpk.trainer.models.test_time import inference_model
     from dpk.trainer.training import train_arrays
     from dpk.trainer.training.callbacks import predict_keypoints
     from dpk.trainer.training.run import _save_check_images
@@ -157,7 +158,7 @@ def train_and_evaluate(
         train_context=context,
     )
     best = keras.saving.load_model(run_dir / "best.keras", compile=False)
-    predicted = predict_keypoints(best, spec, validation.images)
+    predicted = predict_keypoints(inference_model(best, spec), spec, validation.images)
     evaluation = evaluate_arrays(
         spec,
         validation.images,

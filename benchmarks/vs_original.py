@@ -173,7 +173,14 @@ def parse_variant(variant: str) -> tuple[str, int | None]:
 def dpk_spec(variant: str = "selu"):
     """dpk's spec of the same network: 2 stacks, growth 32, 192x192x1, 32 keypoints, graph
     (``variant``: :func:`parse_variant`)."""
-    from dpk.specs import ModelSpec, Preprocessing, Skeleton, StackedDenseNet, Targets
+    from dpk.specs import (
+        Augmentation,
+        ModelSpec,
+        Preprocessing,
+        Skeleton,
+        StackedDenseNet,
+        Targets,
+    )
 
     activation, multiple = parse_variant(variant)
     architecture: dict = {"activation": activation}
@@ -187,6 +194,7 @@ def dpk_spec(variant: str = "selu"):
         preprocessing=Preprocessing(height=SIDE, width=SIDE, channels=1),
         architecture=StackedDenseNet(n_stacks=2, growth_rate=32, **architecture),
         targets=Targets(sigma=SIGMA, downsample_factor=2, graph=True),
+        augmentation=Augmentation(test_time="off"),  # the network alone, as the original
     )
 
 

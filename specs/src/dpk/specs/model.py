@@ -110,6 +110,16 @@ class ModelSpec(StrictModel):
         problems: list[tuple[str, str]] = []
         arch, targets, pre = self.architecture, self.targets, self.preprocessing
         d = targets.downsample_factor
+        if self.augmentation.test_time == "quarter_turns" and (
+            pre.height != pre.width or pre.height % targets.stride
+        ):
+            problems.append(
+                (
+                    "augmentation.test_time",
+                    "quarter_turns needs a square input whose side is a multiple of the output "
+                    f"stride {targets.stride} (it is {pre.height}x{pre.width}): use auto or off",
+                )
+            )
         if isinstance(arch, LEAP) and d != 0:
             problems.append(
                 (
@@ -225,3 +235,19 @@ class ModelSpec(StrictModel):
     def n_output_maps(self) -> int:
         """Number of maps the network predicts."""
         return n_output_maps(self.skeleton, self.targets.graph)
+
+    @property
+    def quarter_turns_at_test_time(self) -> bool:
+        """Whether the exported model averages its maps over the four quarter turns of the
+        image (``augmentation.test_time`` resolved; see there)."""
+        mode = self.augmentation.test_time
+        if mode != "auto":
+            return mode == "quarter_turns"
+        aug, pre = self.augmentation, self.preprocessing
+        return (
+            aug.enabled
+            and aug.affine > 0
+            and aug.rotation >= 180
+            and pre.height == pre.width
+            and pre.height % self.targets.stride == 0
+        )

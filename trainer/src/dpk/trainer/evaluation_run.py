@@ -70,7 +70,9 @@ def evaluate_run(
     frames = _frames_for(spec, run_dir, Path(data) if data else None)
     if len(frames.images) == 0:
         raise DpkError("no labelled frames to evaluate on")
-    predicted = predict_keypoints(model, spec, frames.images)
+    from dpk.trainer.models.test_time import inference_model
+
+    predicted = predict_keypoints(inference_model(model, spec), spec, frames.images)
     if spec.targets.anchor is not None:  # one column per animal: anchors matched to them
         from dpk.trainer.anchors import anchor_skeleton
         from dpk.trainer.training.callbacks import matched

@@ -38,6 +38,7 @@ from dpk.specs import DpkError, ModelCard, ModelSpec
 from dpk.specs.files import check_writable, write_bytes_atomic
 from dpk.specs.portable import portable_card, portable_spec
 from dpk.trainer.export.peaks_onnx import PEAK_OPSET, append_peak_finder
+from dpk.trainer.models.test_time import inference_model
 from dpk.trainer.peaks import PEAK_PARITY_MAP_PX, find_peaks
 from dpk.trainer.version import __version__
 
@@ -134,13 +135,16 @@ def export_onnx(
     """Write ``model`` as one self-describing ONNX file and prove it matches Keras.
 
     Args:
-        model: The trained Keras model (uint8 input ``image``, maps outputs).
-        spec: Its model spec (stored in the file).
+        model: The trained Keras model (uint8 input ``image``, maps outputs). When the
+            spec asks for test-time quarter turns (``augmentation.test_time``) the file
+            averages its maps over them (:mod:`dpk.trainer.models.test_time`).
+        spec: Its model spec (stored in the file, ``augmentation.test_time`` resolved).
         path: Destination ``.onnx`` file.
         check_images: uint8 (N, H, W, C) real frames for the comparison.
         card: Model card to store (default: ``spec.card``).
         include_maps: Keep the confidence maps as a second output.
-        flops: FLOPs of one forward pass, stored for speed reports.
+        flops: FLOPs of one forward pass of ``model``, stored for speed reports (times
+            four with quarter turns).
         tolerance_px: Largest difference (input pixels) allowed between the in-graph
             peaks and the numpy peaks of the same maps (default: ``PEAK_PARITY_MAP_PX`` map
             pixels).
@@ -168,6 +172,17 @@ def export_onnx(
             f"check images must be uint8 (N, {pre.height}, {pre.width}, {pre.channels}), "
             f"got {check_images.dtype} {check_images.shape}"
         )
+    turns = spec.quarter_turns_at_test_time
+    model = inference_model(model, spec)
+    if flops and turns:
+        flops *= 4
+    stored = spec.model_copy(
+        update={
+            "augmentation": spec.augmentation.model_copy(
+                update={"test_time": "quarter_turns" if turns else "off"}
+            )
+        }
+    )
     try:
         proto = convert_network(model, spec)
     except Exception as error:  # tf2onnx raises many types
@@ -241,7 +256,7 @@ def export_onnx(
         proto,
         {
             META_FORMAT: MODEL_FORMAT,
-            META_SPEC: portable_spec(spec).model_dump_json(),
+            META_SPEC: portable_spec(stored).model_dump_json(),
             META_VERSION: __version__,
             META_CARD: portable_card(card).model_dump_json(),
             META_FLOPS: str(int(flops)) if flops else "",

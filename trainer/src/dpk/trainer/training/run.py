@@ -187,6 +187,7 @@ def train_arrays(
     """
     import keras
 
+    from dpk.trainer.models.test_time import inference_model
     from dpk.trainer.training.callbacks import (
         CosineSchedule,
         RunState,
@@ -348,7 +349,8 @@ def train_arrays(
         best_model = keras.saving.load_model(run_dir / "best.keras", compile=False)
     report: dict[str, Any] = {}
     if len(val_images):
-        predicted = predict_keypoints(best_model, spec, val_images)
+        # as the exported file runs it (test-time quarter turns where the spec asks)
+        predicted = predict_keypoints(inference_model(best_model, spec), spec, val_images)
         true = val_keypoints
         if frame_transform is not None:
             predicted, true = frame_transform.to_frame(predicted), frame_transform.to_frame(true)
