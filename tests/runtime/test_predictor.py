@@ -196,3 +196,26 @@ def test_real_video_short_range(shared_data, model_path):
             frames.append(frame)
     capture.release()
     np.testing.assert_allclose(predictor.predict(np.stack(frames)), kp)
+
+
+def test_cpu_batches_run_in_calls_of_at_most_cpu_call_frames(model_path):
+    from dpk.runtime.predictor import CPU_CALL_FRAMES
+
+    predictor = Predictor(model_path, device="cpu", batch_size=20)
+    assert predictor.call_frames == CPU_CALL_FRAMES
+    sizes: list[int] = []
+    run = predictor.session.run
+
+    def counting(names, feed):
+        sizes.append(len(feed["image"]))
+        return run(names, feed)
+
+    predictor.session.run = counting  # type: ignore[method-assign]
+    frames = np.stack([dot_frame(48, 64, 3 + i, 7 + i) for i in range(20)])
+    keypoints = predictor.predict(frames)
+    assert sizes == [8, 8, 4]
+    np.testing.assert_allclose(keypoints[:, 0, 0], 3 + np.arange(20))
+    predictor.call_frames = None  # the whole batch in one call, as on a GPU
+    sizes.clear()
+    np.testing.assert_allclose(predictor.predict(frames), keypoints, atol=1e-3)
+    assert sizes == [20]

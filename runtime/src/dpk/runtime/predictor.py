@@ -53,10 +53,24 @@ from dpk.specs.model import ModelSpec
 from dpk.specs.preprocessing import Preprocessing
 from dpk.specs.skeleton import Skeleton
 
-__all__ = ["DEFAULT_BATCH_SIZE", "PredictionError", "Predictor", "resolve_model"]
+__all__ = [
+    "CPU_CALL_FRAMES",
+    "DEFAULT_BATCH_SIZE",
+    "PredictionError",
+    "Predictor",
+    "resolve_model",
+]
 
 DEFAULT_BATCH_SIZE = 16
-"""Frames per inference call unless told otherwise."""
+"""Frames read, fitted and predicted together unless told otherwise."""
+
+CPU_CALL_FRAMES = 8
+"""On the CPU, the most frames one onnxruntime call runs: a larger batch is run in calls
+of this many. A call's activations then stay in the CPU's caches; onnxruntime's CPU
+kernels slow down on large calls where TensorFlow's do not. Measured on every architecture
+of ``benchmarks/speed.py`` (100 frames per batch, 2 threads, docs/benchmarks.md): calls
+of 8 are within 5% of the best call size for each, and up to 17% faster than one call of
+100 (the Stacked DenseNet)."""
 
 
 class PredictionError(DpkError):
@@ -114,7 +128,8 @@ class Predictor:
         device: ``auto`` (CUDA when it works, else CPU; :attr:`provider` says which),
             ``cpu``, ``cuda`` or ``tensorrt`` (an error when not really active, never a
             silent fall-back).
-        batch_size: Frames per inference call.
+        batch_size: Frames read, fitted and predicted together (on the CPU, onnxruntime
+            runs them in calls of at most :data:`CPU_CALL_FRAMES`: :attr:`call_frames`).
         threads: CPU threads for onnxruntime (None = its default).
         name: A name for the model in messages and outputs (default: the file name).
         cropped: The frames given are already crops around the anchor keypoint. Without
@@ -152,6 +167,10 @@ class Predictor:
         self.device = device
         self.batch_size = int(batch_size)
         self.cropped = bool(cropped)
+        self.call_frames: int | None = (
+            CPU_CALL_FRAMES if self.provider == "CPUExecutionProvider" else None
+        )
+        """The most frames one onnxruntime call runs (None: the whole batch)."""
 
     @classmethod
     def from_pretrained(cls, name: str, device: Device = "auto", **kwargs) -> Predictor:
@@ -215,6 +234,14 @@ class Predictor:
         return np.concatenate(results)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
+        step = self.call_frames
+        if step and len(batch) > step:
+            return np.concatenate(
+                [self._call(batch[i : i + step]) for i in range(0, len(batch), step)]
+            )
+        return self._call(batch)
+
+    def _call(self, batch: np.ndarray) -> np.ndarray:
         try:
             out = self.session.run([KEYPOINTS_NAME], {INPUT_NAME: batch})[0]
         except Exception as error:  # onnxruntime's own exception types
