@@ -47,3 +47,20 @@ def test_frames_fitted_at_half_size_report_errors_in_frame_pixels(tmp_path):
     predicted_px, true_px = frame_pixels(predictions_off_by(true, 0.0), true, half)
     assert true_px[0, 0, 0] == pytest.approx((true[0, 0, 0] + 0.5) * 2 - 0.5)
     assert predicted_px[0, 0, 2] == pytest.approx(0.9)
+
+
+def test_the_report_says_how_the_keypoints_were_found(tmp_path):
+    images, true = blobs(4, seed=2)
+    spec = make_spec()  # rotation 15: auto leaves quarter turns off
+
+    def with_test_time(mode: str):
+        return spec.model_copy(
+            update={"augmentation": spec.augmentation.model_copy(update={"test_time": mode})}
+        )
+
+    predicted = predictions_off_by(true, 0.5)
+    result = evaluate_arrays(spec, images, predicted, true, tmp_path / "auto")
+    assert result.report["test_time"] == "off" and "quarter turns" not in result.summary()
+    result = evaluate_arrays(with_test_time("quarter_turns"), images, predicted, true, tmp_path)
+    assert result.report["test_time"] == "quarter_turns"
+    assert "four quarter turns" in result.summary()

@@ -41,6 +41,11 @@ class EvaluationResult:
             f"{o['count']} keypoints: error mean {o['mean']:.2f} px, median {o['median']:.2f} px, "
             f"p95 {o['p95']:.2f} px; PCK@5px {o['pck_5px']:.1%}; mean accuracy {o['mean_accuracy']:.3f}; "
             f"over 20 px {o['share_over_20px']:.1%}"
+            + (
+                "; maps averaged over four quarter turns"
+                if self.report.get("test_time") == "quarter_turns"
+                else ""
+            )
         ]
         per = self.report["keypoints"]
         worst = sorted((v.get("mean", 0.0), k) for k, v in per.items() if v.get("count"))[-3:]
@@ -167,6 +172,8 @@ def evaluate_arrays(
     report = keypoint_report(predicted_px, true_px, spec.skeleton.names)
     report["n_frames"] = len(images)
     report["pixels"] = "labelled frame" if frame_transform is not None else "model input"
+    # how the keypoints were found, as the exported file finds them (augmentation.test_time)
+    report["test_time"] = "quarter_turns" if spec.quarter_turns_at_test_time else "off"
     errors = euclidean_errors(predicted_px, true_px)
     files = [
         out_dir / "metrics.json",
