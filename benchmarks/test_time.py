@@ -102,7 +102,7 @@ def main() -> None:
                     frame_transform=held_out.frame_transform,
                 ).report["overall"]
             row = {
-                "model": name,
+                "model": Path(name).name if path == Path(name) else name,  # no local paths
                 "variant": variant,
                 "median_px": overall["median"],
                 "mean_px": overall["mean"],
@@ -110,7 +110,7 @@ def main() -> None:
                 "share_over_20px": overall["share_over_20px"],
             }
             rows.append(row)
-            table.append([name, variant, *list(row.values())[2:]])
+            table.append([row["model"], variant, *list(row.values())[2:]])
             print(table[-1], flush=True)
     print_table(
         ["model", "test-time variant", "median px", "mean px", "p95 px", "share > 20 px"],
