@@ -27,6 +27,7 @@ __all__ = [
     "plot_error_boxes",
     "print_table",
     "save_json",
+    "worker_answer",
 ]
 
 
@@ -50,6 +51,27 @@ def machine() -> dict[str, str]:
         "date": date.today().isoformat(),
         "commit": commit,
     }
+
+
+def worker_answer(python: Path, script: Path | str, *args: str, failure: str) -> dict:
+    """Run ``script --worker ARGS`` in a fresh ``python`` process, from the repository root,
+    and return the JSON of its last stdout line (benchmarks time each side in a process of
+    its own). On failure the worker's stderr tail is shown and ``failure`` ends the run."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(
+        [str(python), str(Path(script).resolve()), "--worker", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+    if done.returncode != 0:
+        import sys
+
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit(failure)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 2) -> float:

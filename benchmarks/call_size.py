@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
-from _common import median_time, print_table, save_json
+from _common import median_time, print_table, save_json, worker_answer
 from speed import ARCHITECTURES, frames, worker
 
 CALL_SIZES = [100, 50, 32, 16, 8, 4]
@@ -55,22 +56,15 @@ def main() -> None:
         answer = time_calls(args.worker, args.side, args.threads, args.rounds, Path(args.workdir))
         print(json.dumps(answer))
         return
-    import subprocess
-    import sys
-
     rows, table = [], []
     for arch in args.arch or list(ARCHITECTURES):
         with tempfile.TemporaryDirectory() as tmp:
             common = ["--side", str(args.side), "--threads", str(args.threads)]
             timing = [*common, "--workdir", tmp, "--rounds", str(args.rounds)]
             worker("export", arch, *common, "--repeats", "1", "--batches", "1", "--workdir", tmp)
-            done = subprocess.run(
-                [sys.executable, __file__, "--worker", arch, *timing],
-                capture_output=True,
-                text=True,
-                check=True,
+            fps = worker_answer(
+                Path(sys.executable), __file__, arch, *timing, failure=f"timing {arch} failed"
             )
-            fps = json.loads(done.stdout.strip().splitlines()[-1])
         best = max(fps.values())
         rows.append({"architecture": arch, "fps": fps})
         table.append([arch, *(f"{fps[str(s)]:.1f} ({fps[str(s)] / best:.2f})" for s in CALL_SIZES)])

@@ -17,12 +17,12 @@ pool and TensorFlow's intra-op pool, TensorFlow's inter-op pool 1 (like onnxrunt
 sequential executor). onnxruntime runs as ``dpk.runtime.Predictor`` opens it (idle
 threads do not spin).
 
-Batch 1, 32 and 100 (``--quick``: 1 and 8): per batch size, the median of repeats after a
-two warm-up calls (10 at batch 1, 4 at 32, 3 at 100) of one call on that many frames; per framework,
-the median over rounds; frames per second. Also: FLOPs, parameters, the peak finder's
+Batch 1, 32 and 100 (``--quick``: 1 and 8): per batch size, the median of timed calls on
+that many frames (10 at batch 1, 4 at 32, 3 at 100) after two warm-up calls; per
+framework, the median over rounds; frames per second. Also: FLOPs, parameters, the peak finder's
 share of the onnxruntime time (the file with vs without the peak-finder nodes, batch 1 and
-32), and ``Predictor.run`` on the 100 frames at the runtime's default batch size (what
-``dpk predict`` does with them).
+32), and ``Predictor.run`` on the 100 frames at the runtime's default batch size and
+call size (what ``dpk predict`` does with them).
 
 Weights are random: speed does not depend on them. Prints tables, writes
 ``benchmarks/results/speed.json``.
@@ -37,14 +37,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from _common import ROOT, median_time, print_table, save_json
+from _common import ROOT, median_time, print_table, save_json, worker_answer
 from dpk.specs import (
     LEAP,
     Augmentation,
@@ -191,19 +190,9 @@ def time_onnxruntime(
 
 def worker(*args: str) -> dict:
     """Run this script's ``--worker`` in a fresh process; its last stdout line is the answer."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=False,
+    return worker_answer(
+        Path(sys.executable), __file__, *args, failure=f"worker {' '.join(args[:2])} failed"
     )
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr[-4000:])
-        raise SystemExit(f"worker {' '.join(args[:2])} failed")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def measure(

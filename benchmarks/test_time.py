@@ -27,15 +27,6 @@ DEFAULT_MODELS = {
 }
 
 
-def model_file(name: str) -> Path:
-    path = Path(name)
-    if path.suffix == ".onnx" and path.is_file():
-        return path
-    from dpk.zoo import model_path
-
-    return model_path(name, download=False, progress=False)
-
-
 def maps_of(session, images: np.ndarray, n_keypoints: int) -> np.ndarray:
     out = [
         session.run(["maps"], {"image": np.ascontiguousarray(images[i : i + 32])})[0]
@@ -72,6 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     import onnxruntime as ort
 
+    from dpk.runtime.predictor import resolve_model
     from dpk.trainer.data.context import load_training_data_with_context
     from dpk.trainer.evaluate import evaluate_arrays
     from dpk.trainer.peaks import find_peaks
@@ -82,7 +74,7 @@ def main() -> None:
     swaps = np.array(spec.skeleton.swap_indices)
     rows, table = [], []
     for name in args.model or DEFAULT_MODELS[args.dataset]:
-        path = model_file(name)
+        path, label = resolve_model(name)  # a file's label is its name: no local paths
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         meta = session.get_modelmeta().custom_metadata_map
         model_spec = json.loads(meta["dpk.spec"])
@@ -102,7 +94,7 @@ def main() -> None:
                     frame_transform=held_out.frame_transform,
                 ).report["overall"]
             row = {
-                "model": Path(name).name if path == Path(name) else name,  # no local paths
+                "model": label,
                 "variant": variant,
                 "median_px": overall["median"],
                 "mean_px": overall["mean"],

@@ -49,14 +49,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from _common import ROOT, median_time, print_table, save_json
+from _common import ROOT, median_time, print_table, save_json, worker_answer
 
 SIDE = 192
 N_KEYPOINTS = 32
@@ -250,19 +249,9 @@ def time_dpk(frames_path: Path, model_path: Path, batches: list[int], threads: i
 # ---------------------------------------------------------------------------- the harness
 def worker(python: Path, *args: str) -> dict:
     """Run this script's ``--worker`` in ``python``; its last stdout line is the JSON answer."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run(
-        [str(python), str(Path(__file__).resolve()), "--worker", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=False,
+    return worker_answer(
+        python, __file__, *args, failure=f"worker {args[0]} failed in {python.parent.parent.name}"
     )
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr[-4000:])
-        raise SystemExit(f"worker {args[0]} failed in {python.parent.parent.name}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def run_worker(args: argparse.Namespace) -> None:
