@@ -196,8 +196,13 @@ def random_model():
     x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
     x = keras.layers.AveragePooling2D(2)(x)
     maps = keras.layers.Conv2D(RANDOM_SPEC.n_output_maps, 1, name="output_0")(x)
-    model = keras.Model(image, [maps])
-    rng = np.random.default_rng(11)
+    return with_random_weights(keras.Model(image, [maps]), seed=11)
+
+
+def with_random_weights(model, seed: int):
+    """``model`` with every weight drawn from N(0, 0.3) by numpy's seeded generator (the
+    same weights on every machine, unlike Keras' initialisers across backends)."""
+    rng = np.random.default_rng(seed)
     for layer in model.layers:
         weights = layer.get_weights()
         if weights:

@@ -12,6 +12,7 @@ from dpk.specs import Augmentation, ModelSpec, Preprocessing, Skeleton, Targets
 from dpk.trainer.export.exporter import export_onnx
 from dpk.trainer.models.test_time import inference_model, quarter_turn_average
 from dpk.trainer.peaks import PEAK_PARITY_MAP_PX, find_peaks
+from tests.trainer.test_export import with_random_weights
 
 SIDE = 32
 SPEC = ModelSpec(
@@ -33,13 +34,7 @@ def model():
     x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
     first = keras.layers.Conv2D(SPEC.n_output_maps, 1, name="output_0")(x)
     last = keras.layers.Conv2D(SPEC.n_output_maps, 3, padding="same", name="output_1")(x)
-    net = keras.Model(image, [first, last])
-    rng = np.random.default_rng(3)
-    for layer in net.layers:
-        weights = layer.get_weights()
-        if weights:
-            layer.set_weights([rng.normal(0, 0.3, w.shape).astype(np.float32) for w in weights])
-    return net
+    return with_random_weights(keras.Model(image, [first, last]), seed=3)
 
 
 def frames(n: int, seed: int = 0) -> np.ndarray:

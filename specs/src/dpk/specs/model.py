@@ -110,9 +110,7 @@ class ModelSpec(StrictModel):
         problems: list[tuple[str, str]] = []
         arch, targets, pre = self.architecture, self.targets, self.preprocessing
         d = targets.downsample_factor
-        if self.augmentation.test_time == "quarter_turns" and (
-            pre.height != pre.width or pre.height % targets.stride
-        ):
+        if self.augmentation.test_time == "quarter_turns" and not self.map_grid_turns_onto_itself:
             problems.append(
                 (
                     "augmentation.test_time",
@@ -243,11 +241,17 @@ class ModelSpec(StrictModel):
         mode = self.augmentation.test_time
         if mode != "auto":
             return mode == "quarter_turns"
-        aug, pre = self.augmentation, self.preprocessing
+        aug = self.augmentation
         return (
             aug.enabled
             and aug.affine > 0
             and aug.rotation >= 180
-            and pre.height == pre.width
-            and pre.height % self.targets.stride == 0
+            and self.map_grid_turns_onto_itself
         )
+
+    @property
+    def map_grid_turns_onto_itself(self) -> bool:
+        """Whether a quarter turn of the input maps the output map grid onto itself: a
+        square input whose side is a multiple of the output stride."""
+        pre = self.preprocessing
+        return pre.height == pre.width and pre.height % self.targets.stride == 0

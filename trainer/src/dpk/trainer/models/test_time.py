@@ -43,7 +43,7 @@ def quarter_turn_average(model: keras.Model, spec: ModelSpec) -> keras.Model:
         A Keras model with the same input and one output, the averaged maps.
     """
     pre = spec.preprocessing
-    if pre.height != pre.width or pre.height % spec.targets.stride:
+    if not spec.map_grid_turns_onto_itself:
         raise ValueError(
             f"quarter turns need a square input whose side is a multiple of the stride "
             f"{spec.targets.stride}, not {pre.height}x{pre.width}"
