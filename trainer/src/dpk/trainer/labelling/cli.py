@@ -229,6 +229,28 @@ def register_merge(subparsers: argparse._SubParsersAction) -> None:
 
 
 # ----------------------------------------------------------------------- project
+def _starter_spec(args: argparse.Namespace):
+    """``dpk project spec``'s spec: from a label project (.slp), else from any DeepLabCut
+    labels (project folder, config.yaml, CollectedData table)."""
+    from dpk.trainer.labelling.project import Project, ProjectError
+    from dpk.trainer.labelling.starter import starter_spec, starter_spec_from_labels
+
+    source = Path(args.source)
+    if source.suffix.lower() == ".slp":
+        return starter_spec(Project.load(source), args.output, args.scale, args.minutes)
+    from dpk.trainer.labels.formats.dlc import is_dlc_path, load_dlc
+
+    if not source.exists():
+        raise ProjectError(f"{source}: not found; give a label project (.slp) or DeepLabCut labels")
+    if not is_dlc_path(source):
+        raise ProjectError(
+            f"{source}: not a label project (.slp) or DeepLabCut labels (project folder, "
+            "config.yaml, CollectedData .csv/.h5); for a DeepPoseKit .h5 run dpk project "
+            "import first"
+        )
+    return starter_spec_from_labels(load_dlc(source), source, args.output, args.scale, args.minutes)
+
+
 def _project(args: argparse.Namespace) -> int:
     from dpk.trainer.labelling.convert import export_dpk_h5, import_dpk_h5
     from dpk.trainer.labelling.project import Project
@@ -246,11 +268,17 @@ def _project(args: argparse.Namespace) -> int:
             f"next: dpk annotate {args.output}"
         )
     elif args.action == "spec":
+        import sys
+        import warnings
+
         from dpk.specs.files import write_text_atomic
         from dpk.specs.io import dump_spec
-        from dpk.trainer.labelling.starter import starter_spec
 
-        spec = starter_spec(Project.load(args.source), args.output, minutes=args.minutes)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            spec = _starter_spec(args)
+        for warning in caught:  # one line each, as the command's errors are
+            print(f"dpk project: warning: {warning.message}", file=sys.stderr)
         write_text_atomic(args.output, dump_spec(spec), inputs=[args.source])
         print(f"wrote {args.output}; next: dpk train {args.output}")
     elif args.action == "export":
@@ -283,6 +311,11 @@ def register_project(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--minutes", type=float, default=30, help="spec: training.max_minutes (default 30)"
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        help="spec: input size over frame size (default: the longer side fitted to 256 px)",
     )
     parser.add_argument("--skeleton", help="import: keypoint names, parents, swaps (skeleton CSV)")
     parser.add_argument(
