@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -190,6 +191,24 @@ def test_benchmark_prints_fps_and_gflops(run_cli, model_path):
     assert "FLOPs per frame: 123.46 kFLOP" in out
     code, _, err = run_cli("benchmark", model_path, "--batch-sizes", "0")
     assert code == 2 and "1 or more" in err
+    # two files side by side: each one's table, then the ratio to the first
+    code, out, err = run_cli(
+        "benchmark",
+        model_path,
+        model_path,
+        "--device",
+        "cpu",
+        "--batch-sizes",
+        "2",
+        "--repeats",
+        "1",
+        "--rounds",
+        "2",
+    )
+    assert code == 0, err
+    assert out.count("FLOPs per frame") == 2 and "2 alternating round(s)" in out
+    ratios = re.findall(r" (\d+\.\d\d)x$", out, re.M)
+    assert len(ratios) == 2 and ratios[0] == "1.00"  # the first file is the reference
 
 
 def test_render_and_plot(run_cli, dot_video, model_path, tmp_path):

@@ -122,3 +122,31 @@ def test_benchmark_times_each_batch_size():
     )
     assert results[0].gflops is None
     assert "FLOPs per frame: unknown" in format_benchmark(model, results, {})
+
+
+def test_compare_models_alternates_rounds_and_reports_ratios(monkeypatch):
+    import dpk.runtime.benchmark as benchmark
+
+    calls = []
+    real = benchmark.benchmark_model
+
+    def spy(source, name=None, **options):
+        calls.append(name)
+        return real(source, name=name, **options)
+
+    monkeypatch.setattr(benchmark, "benchmark_model", spy)
+    models = [(make_model_bytes(flops=1_000_000), "a"), (make_model_bytes(flops=None), "b")]
+    compared = benchmark.compare_models(
+        models, rounds=3, batch_sizes=(1, 2), devices=["cpu"], repeats=1
+    )
+    assert calls == ["a", "b", "b", "a", "a", "b"]  # the first file first, then last, ...
+    (_, results_a, _), (_, results_b, _) = compared
+    assert [r.batch_size for r in results_a] == [1, 2] == [r.batch_size for r in results_b]
+    assert results_a[0].gflops == pytest.approx(1e6 * results_a[0].fps / 1e9)
+    assert results_b[0].gflops is None
+    table = benchmark.format_comparison(compared, 3)
+    assert "3 alternating round(s)" in table and "relative to a" in table
+    ratios = [line.split()[-1] for line in table.splitlines() if line.startswith(("a ", "b "))]
+    assert ratios[:2] == ["1.00x", "1.00x"] and all(r.endswith("x") for r in ratios)
+    with pytest.raises(DpkError, match="rounds of 1 or more"):
+        benchmark.compare_models(models, rounds=0)

@@ -4,6 +4,11 @@ For each provider and batch size: a warm-up run, then ``repeats`` timed runs of
 ``session.run`` on random frames of the model's input size; frames per second is the batch
 size over the median time. With the model's FLOPs (metadata ``dpk.flops``) it also gives
 the achieved GFLOP/s.
+
+Several files of one model (float32 and its int8 or float16 copy, say) are compared side
+by side (:func:`compare_models`): the files take turns in rounds, so that a machine
+getting busier or quieter touches them alike, and each file's speed is the median over
+the rounds; the table gives each file's speed relative to the first.
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ from dpk.runtime.model_file import INPUT_NAME, KEYPOINTS_NAME, ModelFile, ModelS
 from dpk.runtime.providers import ProviderError, working_providers
 from dpk.specs.errors import DpkError
 
-__all__ = ["BenchmarkResult", "benchmark_model", "format_benchmark", "machine_description"]
+__all__ = [
+    "BenchmarkResult",
+    "benchmark_model",
+    "compare_models",
+    "format_benchmark",
+    "format_comparison",
+    "machine_description",
+]
 
 _DEVICE_OF = {
     "CPUExecutionProvider": "cpu",
@@ -118,6 +130,87 @@ def benchmark_model(
             gflops = model_file.flops * fps / 1e9 if model_file.flops else None
             results.append(BenchmarkResult(provider, batch_size, seconds, fps, gflops, repeats))
     return model_file, results, skipped
+
+
+def compare_models(
+    models: Sequence[tuple[ModelSource, str | None]],
+    rounds: int = 3,
+    **options,
+) -> list[tuple[ModelFile, list[BenchmarkResult], dict[str, str]]]:
+    """Time several model files side by side, in alternating rounds.
+
+    Each round times every file once with :func:`benchmark_model` (``options``: its batch
+    sizes, devices, repeats, warm-up and threads), the files in turn, the first file first
+    in odd rounds and last in even ones. A file's result per provider and batch size is the
+    median of its rounds' medians.
+
+    Args:
+        models: ``(source, name)`` of each file (``name`` for messages, or None).
+        rounds: Rounds (1 or more).
+        **options: Passed to :func:`benchmark_model`.
+
+    Returns:
+        Per file, in the given order: ``(model_file, results, skipped)``.
+
+    Raises:
+        DpkError: No model or rounds below 1; see also :func:`benchmark_model`.
+    """
+    if not models or rounds < 1:
+        raise DpkError("give one model or more, and rounds of 1 or more")
+    timed: list[list[list[BenchmarkResult]]] = [[] for _ in models]
+    answers: list[tuple[ModelFile, dict[str, str]] | None] = [None] * len(models)
+    for round_ in range(rounds):
+        order = range(len(models)) if round_ % 2 == 0 else reversed(range(len(models)))
+        for i in order:
+            source, name = models[i]
+            model_file, results, skipped = benchmark_model(source, name=name, **options)
+            answers[i] = (model_file, skipped)
+            timed[i].append(results)
+    compared = []
+    for answer, per_round in zip(answers, timed, strict=True):
+        assert answer is not None
+        model_file, skipped = answer
+        merged = []
+        for cells in zip(*per_round, strict=True):
+            seconds = statistics.median(r.seconds for r in cells)
+            first = cells[0]
+            fps = first.batch_size / seconds
+            gflops = model_file.flops * fps / 1e9 if model_file.flops else None
+            merged.append(
+                BenchmarkResult(
+                    first.provider, first.batch_size, seconds, fps, gflops, first.repeats
+                )
+            )
+        compared.append((model_file, merged, skipped))
+    return compared
+
+
+def format_comparison(
+    compared: Sequence[tuple[ModelFile, list[BenchmarkResult], dict[str, str]]], rounds: int
+) -> str:
+    """The tables ``dpk benchmark`` prints for several files: each file's own table, then
+    every file's frames per second relative to the first file's."""
+    parts = [format_benchmark(*entry) for entry in compared]
+    reference_file, reference, _ = compared[0]
+    base = {(r.provider, r.batch_size): r.fps for r in reference}
+    lines = [
+        f"side by side: {rounds} alternating round(s), the median of the rounds; frames/s "
+        f"relative to {reference_file.source}",
+        f"{'model':40s} {'provider':28s} {'batch':>6s} {'frames/s':>10s} {'ratio':>7s}",
+    ]
+    for model_file, results, _ in compared:
+        for r in results:
+            ratio = (
+                r.fps / base[(r.provider, r.batch_size)]
+                if (r.provider, r.batch_size) in base
+                else None
+            )
+            ratio_text = f"{ratio:6.2f}x" if ratio is not None else f"{'-':>7s}"
+            lines.append(
+                f"{str(model_file.source)[:40]:40s} {r.provider:28s} {r.batch_size:6d} "
+                f"{r.fps:10.1f} {ratio_text}"
+            )
+    return "\n\n".join(parts) + "\n\n" + "\n".join(lines)
 
 
 def machine_description() -> str:

@@ -952,21 +952,28 @@ def register_info(subparsers: argparse._SubParsersAction) -> None:
 
 # --------------------------------------------------------------------------- benchmark
 def _benchmark(args: argparse.Namespace) -> int:
-    from dpk.runtime.benchmark import benchmark_model, format_benchmark
+    from dpk.runtime.benchmark import (
+        benchmark_model,
+        compare_models,
+        format_benchmark,
+        format_comparison,
+    )
     from dpk.runtime.predictor import resolve_model
 
-    model_path, name = resolve_model(args.model)
-    devices = None if args.device == "auto" else [args.device]
-    model, results, skipped = benchmark_model(
-        model_path,
-        batch_sizes=args.batch_sizes,
-        devices=devices,
-        repeats=args.repeats,
-        warmup=args.warmup,
-        threads=args.threads,
-        name=name,
-    )
-    print(format_benchmark(model, results, skipped))
+    models = [resolve_model(model) for model in args.model]
+    options = {
+        "batch_sizes": args.batch_sizes,
+        "devices": None if args.device == "auto" else [args.device],
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "threads": args.threads,
+    }
+    if len(models) == 1 and args.rounds is None:
+        ((model_path, name),) = models
+        print(format_benchmark(*benchmark_model(model_path, name=name, **options)))
+        return 0
+    rounds = args.rounds or 3
+    print(format_comparison(compare_models(models, rounds, **options), rounds))
     return 0
 
 
@@ -976,14 +983,27 @@ def register_benchmark(subparsers: argparse._SubParsersAction) -> None:
         "benchmark",
         help="measure a model's frames per second on each working provider",
         description="Time a model on every working onnxruntime provider (or one --device): "
-        "frames per second and GFLOP/s at each batch size, median of repeats after warm-up.",
+        "frames per second and GFLOP/s at each batch size, median of repeats after warm-up. "
+        "Several models (a float32 file and its int8 copy, say) take turns in rounds and are "
+        "compared with the first.",
     )
-    parser.add_argument("model", help=_MODEL_HELP)
+    parser.add_argument(
+        "model",
+        nargs="+",
+        help=_MODEL_HELP + "; several: timed side by side in turns, speeds relative to the first "
+        "(e.g. unet.fly13 unet.fly13:int8)",
+    )
     parser.add_argument(
         "--batch-sizes",
         type=_int_list,
         default=[1, 100],
         help="comma-separated batch sizes (default 1,100)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=positive_int,
+        default=None,
+        help="alternating rounds when comparing models (default 3; the median is reported)",
     )
     parser.add_argument("--repeats", type=positive_int, default=5, help="timed runs (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
