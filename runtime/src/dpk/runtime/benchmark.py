@@ -158,18 +158,17 @@ def compare_models(
     if not models or rounds < 1:
         raise DpkError("give one model or more, and rounds of 1 or more")
     timed: list[list[list[BenchmarkResult]]] = [[] for _ in models]
-    answers: list[tuple[ModelFile, dict[str, str]] | None] = [None] * len(models)
+    files: dict[int, tuple[ModelFile, dict[str, str]]] = {}
     for round_ in range(rounds):
         order = range(len(models)) if round_ % 2 == 0 else reversed(range(len(models)))
         for i in order:
             source, name = models[i]
             model_file, results, skipped = benchmark_model(source, name=name, **options)
-            answers[i] = (model_file, skipped)
+            files[i] = (model_file, skipped)
             timed[i].append(results)
     compared = []
-    for answer, per_round in zip(answers, timed, strict=True):
-        assert answer is not None
-        model_file, skipped = answer
+    for i, per_round in enumerate(timed):
+        model_file, skipped = files[i]
         merged = []
         for cells in zip(*per_round, strict=True):
             seconds = statistics.median(r.seconds for r in cells)
