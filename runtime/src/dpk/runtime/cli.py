@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
-        with warnings_as_lines(f"dpk {args.command}"):  # zoo warnings as one clean line
+        with warnings_as_lines(f"dpk {args.command}"):  # dpk warnings as one clean line
             return int(args.func(args) or 0)
     except DpkError as error:
         if debug:

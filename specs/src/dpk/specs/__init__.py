@@ -32,7 +32,7 @@ from dpk.specs.data import (
     resolve_path,
     training_issues,
 )
-from dpk.specs.errors import DpkError, SpecError, SpecIssue
+from dpk.specs.errors import DpkError, DpkWarning, SpecError, SpecIssue
 from dpk.specs.io import (
     dump_spec,
     load_model_file,
@@ -71,6 +71,7 @@ __all__ = [
     "DataSpec",
     "DeepLabCut",
     "DpkError",
+    "DpkWarning",
     "EarlyStopping",
     "FitMode",
     "FrameRange",

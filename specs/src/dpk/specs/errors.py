@@ -10,11 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["DpkError", "SpecError", "SpecIssue"]
+__all__ = ["DpkError", "DpkWarning", "SpecError", "SpecIssue"]
 
 
 class DpkError(Exception):
     """An error caused by input that the user can fix; its message says how."""
+
+
+class DpkWarning(UserWarning):
+    """Something about the input worth knowing that does not stop the work; the ``dpk``
+    command prints each one as a single line (``dpk.zoo.errors.warnings_as_lines``)."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dpk.specs.errors import DpkError, SpecError
+from dpk.specs.errors import DpkError, DpkWarning, SpecError
 
 __all__ = [
     "ChecksumError",
@@ -49,13 +49,14 @@ class OfflineError(NotCachedError):
     """A model is not in the cache and ``DPK_OFFLINE`` forbids the network."""
 
 
-class ZooWarning(UserWarning):
+class ZooWarning(DpkWarning):
     """Something worth knowing that does not stop the zoo (a shadowed name, a stale registry)."""
 
 
 @contextmanager
 def warnings_as_lines(prefix: str = "dpk") -> Iterator[None]:
-    """Print each :class:`ZooWarning` raised inside as one line, ``PREFIX: warning: ...``.
+    """Print each :class:`~dpk.specs.errors.DpkWarning` (a :class:`ZooWarning`, say) raised
+    inside as one line, ``PREFIX: warning: ...``.
 
     Python's own format (file, line number, the source line) is for programmers; the
     ``dpk`` command's users get one clean line per distinct warning, on standard error,
@@ -68,11 +69,11 @@ def warnings_as_lines(prefix: str = "dpk") -> Iterator[None]:
     pending: list[str] = []
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("always", ZooWarning)
+            warnings.simplefilter("always", DpkWarning)
             show = warnings.showwarning
 
             def collect(message, category, filename, lineno, file=None, line=None):
-                if issubclass(category, ZooWarning):
+                if issubclass(category, DpkWarning):
                     pending.append(" ".join(str(message).split()))
                 else:
                     show(message, category, filename, lineno, file, line)

@@ -268,17 +268,10 @@ def _project(args: argparse.Namespace) -> int:
             f"next: dpk annotate {args.output}"
         )
     elif args.action == "spec":
-        import sys
-        import warnings
-
         from dpk.specs.files import write_text_atomic
         from dpk.specs.io import dump_spec
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            spec = _starter_spec(args)
-        for warning in caught:  # one line each, as the command's errors are
-            print(f"dpk project: warning: {warning.message}", file=sys.stderr)
+        spec = _starter_spec(args)  # its warnings: one line each (the dpk command's)
         write_text_atomic(args.output, dump_spec(spec), inputs=[args.source])
         print(f"wrote {args.output}; next: dpk train {args.output}")
     elif args.action == "export":

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dpk.specs.errors import DpkWarning
 from dpk.specs.model import ModelSpec
 from dpk.specs.skeleton import Skeleton
 from dpk.trainer.labelling.project import Project, ProjectError, read_frame
@@ -194,13 +195,14 @@ def _starter(
     height, width = (max(16, round(side * scale)) for side in image.shape[:2])
     spacing = keypoint_spacing(keypoints)
     input_spacing = None if spacing is None else spacing * scale
-    if spacing is not None and input_spacing is not None and input_spacing < MIN_SPACING:
+    if spacing is not None and spacing * scale < MIN_SPACING:
         needed = min(math.ceil(100 * MIN_SPACING / spacing) / 100, 8.0)  # rounded up
         warnings.warn(
-            f"{source}: neighbouring keypoints lie a median {input_spacing:.1f} px apart at "
+            f"{source}: neighbouring keypoints lie a median {spacing * scale:.1f} px apart at "
             f"the {height}x{width} input, too close for their targets to stay apart; give "
             f"--scale {needed:g} (a larger input, slower) or train a top-down pair on "
             "crops around each animal (examples/fly_anchor.yaml)",
+            DpkWarning,
             stacklevel=3,
         )
     flip = 0.5 if any(s >= 0 for s in skeleton.swap_indices) else 0.0
