@@ -64,7 +64,7 @@ WARMUP = 2
 memory and run up to 2x slower than the rest (measured on the U-Net)."""
 
 ARCHITECTURES = {
-    "stacked_densenet": (StackedDenseNet(n_stacks=2), 2),
+    "stacked_densenet": (StackedDenseNet(n_stacks=2, activation="selu"), 2),  # the paper's
     "stacked_densenet_leaky_relu": (StackedDenseNet(n_stacks=2, activation="leaky_relu"), 2),
     "stacked_densenet_leaky_relu_c16": (
         StackedDenseNet(n_stacks=2, activation="leaky_relu", channel_multiple=16),

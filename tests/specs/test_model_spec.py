@@ -23,6 +23,7 @@ from dpk.specs import (
     UNet,
     dump_spec,
     load_spec,
+    migrate_spec_data,
     n_output_maps,
     parse_spec,
     resolve_transitions,
@@ -303,9 +304,41 @@ def test_missing_required_sections():
     problems = issues_of("spec_version: 1\nname: x\n")
     assert "skeleton" in problems and "preprocessing" in problems
     problems = issues_of(
-        "spec_version: 2\nskeleton: {names: [a]}\npreprocessing: {height: 64, width: 64}\n"
+        "spec_version: 3\nskeleton: {names: [a]}\npreprocessing: {height: 64, width: 64}\n"
     )
-    assert "spec_version" in problems
+    (message,) = problems.values()
+    assert "spec_version 3" in message and "(1, 2)" in message
+
+
+SDN_SPEC = "skeleton: {names: [a]}\npreprocessing: {height: 64, width: 64}\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "architecture", "activation"),
+    [
+        ("spec_version: 1\n", "{type: stacked_densenet}", "selu"),  # version 1's default
+        ("spec_version: 1\n", "{type: stacked_densenet, activation: leaky_relu}", "leaky_relu"),
+        ("spec_version: 2\n", "{type: stacked_densenet}", "leaky_relu"),
+        ("", "{type: stacked_densenet}", "leaky_relu"),  # no version: the current one
+        ("spec_version: 2\n", "{type: stacked_densenet, activation: selu}", "selu"),
+    ],
+)
+def test_version_1_specs_keep_the_paper_activation(header, architecture, activation):
+    """Weights trained from a version-1 spec (SELU by default) must load into the same
+    network: the migration writes the old default out; version 2's default is leaky ReLU."""
+    loaded = parse_spec(f"{header}{SDN_SPEC}architecture: {architecture}\n")
+    assert loaded.spec_version == 2
+    assert isinstance(loaded.architecture, StackedDenseNet)
+    assert loaded.architecture.activation == activation
+    assert parse_spec(dump_spec(loaded)) == loaded  # written as version 2, read back the same
+
+
+def test_migration_leaves_other_architectures_and_the_input_alone():
+    data = {"spec_version": 1, "architecture": {"type": "unet"}}
+    assert migrate_spec_data(data) == {"spec_version": 2, "architecture": {"type": "unet"}}
+    assert data == {"spec_version": 1, "architecture": {"type": "unet"}}  # not changed in place
+    assert migrate_spec_data({"spec_version": 2}) == {"spec_version": 2}
+    assert migrate_spec_data([1]) == [1]
 
 
 def test_json_schema_covers_the_union():

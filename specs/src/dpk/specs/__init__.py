@@ -43,7 +43,13 @@ from dpk.specs.io import (
     spec_json_schema,
     write_text_atomic,
 )
-from dpk.specs.model import SPEC_VERSION, ModelSpec, n_output_maps, resolve_transitions
+from dpk.specs.model import (
+    SPEC_VERSION,
+    ModelSpec,
+    migrate_spec_data,
+    n_output_maps,
+    resolve_transitions,
+)
 from dpk.specs.preprocessing import ColorOrder, FitMode, Normalization, Preprocessing
 from dpk.specs.skeleton import AsymmetricSwapPolicy, Skeleton
 from dpk.specs.training import (
@@ -99,6 +105,7 @@ __all__ = [
     "load_model_file",
     "load_spec",
     "max_transitions",
+    "migrate_spec_data",
     "n_output_maps",
     "parse_model",
     "parse_spec",

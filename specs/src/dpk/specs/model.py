@@ -3,7 +3,7 @@ training, data and card together, with the checks that span several sections."""
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from pydantic import model_validator
 
@@ -26,13 +26,22 @@ from dpk.specs.training import Augmentation, Targets, Training
 __all__ = [
     "SPEC_VERSION",
     "ModelSpec",
+    "migrate_spec_data",
     "n_output_maps",
     "resolve_transitions",
     "unet_transitions",
 ]
 
-SPEC_VERSION: Final = 1
-"""The version of the spec format this package reads and writes."""
+SPEC_VERSION: Final = 2
+"""The version of the spec format this package writes. It reads version 1 too.
+
+Version 2 changed one default: a ``stacked_densenet`` architecture that names no
+``activation`` uses ``leaky_relu`` (version 1: ``selu``, the paper's). A version-1 spec
+is read as the same model it always described: :func:`migrate_spec_data` writes the old
+default out before validation, so weights trained under version 1 load into the network
+they were trained in."""
+
+_READABLE_VERSIONS = (1, 2)
 
 _MOBILENET_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 
@@ -59,6 +68,28 @@ def unet_transitions(n_transitions: int, height: int, width: int) -> int:
     return max(1, min(n_transitions, max_transitions(height, width)))
 
 
+def migrate_spec_data(data: Any) -> Any:
+    """Bring a parsed spec mapping of an older ``spec_version`` up to :data:`SPEC_VERSION`.
+
+    A mapping without ``spec_version`` is taken as the current version (a hand-written
+    spec); one of a version this package does not know is left for validation to refuse.
+
+    Args:
+        data: The spec as parsed from YAML or JSON (anything else is returned as is).
+
+    Returns:
+        A new mapping describing the same model in the current version, or ``data``
+        unchanged when there is nothing to migrate.
+    """
+    if not isinstance(data, dict) or data.get("spec_version") != 1:
+        return data
+    data = {**data, "spec_version": SPEC_VERSION}
+    arch = data.get("architecture")
+    if isinstance(arch, dict) and arch.get("type") == "stacked_densenet":
+        data["architecture"] = {"activation": "selu", **arch}
+    return data
+
+
 def n_output_maps(skeleton: Skeleton, graph: bool) -> int:
     """Number of confidence maps the network predicts (see DESIGN.md, section 5).
 
@@ -83,8 +114,8 @@ class ModelSpec(StrictModel):
     """Everything that defines a pose model: the single source of truth for training,
     export (it travels inside the ONNX file) and inference."""
 
-    spec_version: Literal[1] = SPEC_VERSION
-    """Version of this format."""
+    spec_version: Literal[2] = SPEC_VERSION
+    """Version of this format (version-1 specs are read too: :func:`migrate_spec_data`)."""
     name: str = "model"
     """A short name for the model (used for run folders and exported files)."""
     skeleton: Skeleton
@@ -104,6 +135,17 @@ class ModelSpec(StrictModel):
     """Training data (needed by ``dpk train``)."""
     card: ModelCard | None = None
     """Model card (filled by ``dpk publish``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _migrate(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("spec_version") not in (None, *_READABLE_VERSIONS):
+            raise ValueError(
+                f"spec_version {data.get('spec_version')!r} is not one this dpk reads "
+                f"({', '.join(map(str, _READABLE_VERSIONS))}): upgrade dpk, or write "
+                f"spec_version: {SPEC_VERSION}"
+            )
+        return migrate_spec_data(data)
 
     @model_validator(mode="after")
     def _check(self) -> ModelSpec:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from dpk.specs.errors import DpkWarning
-from dpk.specs.model import ModelSpec
+from dpk.specs.model import SPEC_VERSION, ModelSpec
 from dpk.specs.skeleton import Skeleton
 from dpk.trainer.labelling.project import Project, ProjectError, read_frame
 from dpk.trainer.labels import Labels
@@ -208,7 +208,7 @@ def _starter(
     flip = 0.5 if any(s >= 0 for s in skeleton.swap_indices) else 0.0
     return ModelSpec.model_validate(
         {
-            "spec_version": 1,
+            "spec_version": SPEC_VERSION,
             "name": _name(source),
             "skeleton": skeleton.model_dump(),
             "preprocessing": {
