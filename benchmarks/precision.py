@@ -1,6 +1,7 @@
 """Precision variants: float32, float16 and int8 copies of the zoo models, speed and accuracy.
 
-For each shipped zoo model (``zoo/src/dpk/zoo/models/*.onnx``; ``--model`` names other
+For each shipped float zoo model (``zoo/src/dpk/zoo/models/*.onnx`` but the quantised copies
+such as ``unet.fly13_int8``; ``--model`` names other
 files instead, ``--model zoo`` the shipped ones, e.g. ``--model zoo --model
 unet.fly13.onnx`` after ``dpk export RUN -o unet.fly13.onnx``) the float16 and int8 copies are made with the trainer's own functions
 (``dpk.trainer.export.variants.to_float16`` and ``to_int8``: int8 is static QDQ
@@ -168,6 +169,15 @@ def grouped_ms(ms_per_op_type: dict[str, float]) -> dict[str, float]:
     return groups
 
 
+def is_quantised(path: Path) -> bool:
+    """Whether a model file is already a quantised copy (``unet.fly13_int8``): it has no
+    float32 copy of its own to compare."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return any(node.op_type == "QuantizeLinear" for node in graph.node)
+
+
 def measure_model(path: Path, args, cache: dict) -> list[dict]:
     from dpk.runtime import Predictor
     from dpk.runtime.model_file import ModelFile
@@ -263,7 +273,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.frames = 1, args.frames or 64
-    zoo = sorted(ZOO_MODELS.glob("*.onnx"))
+    zoo = [path for path in sorted(ZOO_MODELS.glob("*.onnx")) if not is_quantised(path)]
     models = [m for name in args.model or ["zoo"] for m in (zoo if name == "zoo" else [name])]
     cache: dict = {}
     rows = [row for path in models for row in measure_model(Path(path), args, cache)]
