@@ -28,20 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from _common import print_table, save_json
-from precision import load_split, locate_data
+from precision import errors_px, load_split, locate_data
 
 
-def error_stats(predicted: np.ndarray, held_out) -> tuple[float, float]:
+def error_stats(predicted: np.ndarray, held_out) -> dict[str, float]:
     """Median and mean error (labelled frames' pixels) of (N, K, 2+) model-input keypoints."""
-    from dpk.trainer.evaluate import frame_pixels
-    from dpk.trainer.metrics import euclidean_errors
-
-    points, truth = frame_pixels(
-        predicted[..., :2], held_out.keypoints[..., :2], held_out.frame_transform
-    )
-    errors = euclidean_errors(points, truth)
+    errors = errors_px(predicted, held_out, len(held_out.images))
     errors = errors[np.isfinite(errors)]
-    return float(np.median(errors)), float(np.mean(errors))
+    return {"median_px": float(np.median(errors)), "mean_px": float(np.mean(errors))}
 
 
 def main() -> None:
@@ -71,32 +65,28 @@ def main() -> None:
     if any(s.keypoints.shape != held_out.keypoints.shape for s in splits):
         raise SystemExit("the models' specs hold different held-out frames: compare like with like")
     labelled = np.isfinite(held_out.keypoints[..., 0])
-
-    def frame_points(predicted: np.ndarray) -> np.ndarray:
-        return frame_pixels(predicted[..., :2], held_out.keypoints, held_out.frame_transform)[0]
-
-    rows = [{"models": n, **dict(zip(("median_px", "mean_px"), error_stats(k, held_out)))}
-            for n, k in zip(names, keypoints, strict=True)]  # fmt: skip
     stacked = np.stack([k[..., :2] for k in keypoints])
+    points = frame_pixels(stacked, held_out.keypoints[None], held_out.frame_transform)[0]
+    rows = [{"models": n, **error_stats(k, held_out)} for n, k in zip(names, stacked, strict=True)]
     for label, combined in (
         ("mean of all", stacked.mean(0)),
         ("per-coordinate median of all", np.median(stacked, 0)),
     ):
-        rows.append({"models": label, **dict(zip(("median_px", "mean_px"), error_stats(combined, held_out)))})  # fmt: skip
+        rows.append({"models": label, **error_stats(combined, held_out)})
     pairs = []
     for (i, a), (j, b) in itertools.combinations(enumerate(names), 2):
-        apart = np.linalg.norm(frame_points(keypoints[i]) - frame_points(keypoints[j]), axis=-1)
-        median, mean = error_stats((stacked[i] + stacked[j]) / 2, held_out)
+        apart = np.linalg.norm(points[i] - points[j], axis=-1)
+        pair = error_stats((stacked[i] + stacked[j]) / 2, held_out)
         pairs.append(
             {
                 "pair": f"{a} + {b}",
                 "apart_median_px": float(np.median(apart[labelled])),
-                "mean_of_pair_median_px": median,
-                "mean_of_pair_mean_px": mean,
+                "mean_of_pair_median_px": pair["median_px"],
+                "mean_of_pair_mean_px": pair["mean_px"],
             }
         )
     print(f"{len(held_out.images)} held-out examples; errors in the labelled frames' pixels")
-    print_table(["models", "median px", "mean px"], [[r["models"], r["median_px"], r["mean_px"]] for r in rows])  # fmt: skip
+    print_table(["models", "median px", "mean px"], [list(r.values()) for r in rows])
     print_table(
         ["pair", "keypoints apart, median px", "mean of the pair: median px", "mean px"],
         [[p[k] for k in p] for p in pairs],

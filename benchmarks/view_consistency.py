@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from _common import print_table, save_json
-from precision import ZOO_MODELS, locate_data
+from precision import ZOO_MODELS, errors_px, load_split, locate_data
 
 
 def line_fit(x_top: np.ndarray, x_bot: np.ndarray) -> tuple[float, float]:
@@ -53,14 +53,13 @@ def main() -> None:
     args = parser.parse_args()
     from dpk.runtime import Predictor
     from dpk.runtime.model_file import ModelFile
-    from dpk.trainer.data.loading import load_training_data
     from dpk.trainer.evaluate import frame_pixels
 
     path = Path(args.model)
     if not path.exists():
         path = ZOO_MODELS / f"{args.model}.onnx"
     spec = locate_data(ModelFile.load(path).spec, None)
-    train, held_out = load_training_data(spec, Path(spec.data.path).parent)
+    train, held_out = load_split(spec, {})
     predicted = Predictor(path, device="cpu").run(held_out.images)
     points, labels = frame_pixels(
         predicted[..., :2], held_out.keypoints[..., :2], held_out.frame_transform
@@ -68,6 +67,7 @@ def main() -> None:
     _, train_labels = frame_pixels(
         train.keypoints[..., :2], train.keypoints[..., :2], train.frame_transform
     )
+    error = errors_px(predicted, held_out, len(held_out.images))
     names = list(spec.skeleton.names)
     parts = [n.removesuffix("_top") for n in names if n.endswith("_top")]
     parts = [p for p in parts if f"{p}_bot" in names]
@@ -78,7 +78,6 @@ def main() -> None:
         labelled = np.isfinite(labels[:, top, 0]) & np.isfinite(labels[:, bot, 0])
         lt, lb = labels[labelled, top, 0], labels[labelled, bot, 0]
         pt, pb = points[labelled, top, 0], points[labelled, bot, 0]
-        error = np.linalg.norm(points - labels, axis=-1)
         row = {
             "part": part,
             "slope": fit[0],
